@@ -1,0 +1,234 @@
+//! The stateless part of block validation: everything but the per-height record.
+
+use std::time::Duration;
+
+use alloy_primitives::{keccak256, Address, Signature, B256};
+use alloy_rpc_types_engine::{
+    ExecutionPayloadV1, ExecutionPayloadV2, ExecutionPayloadV3, PayloadError,
+};
+use op_alloy_rpc_types_engine::{
+    OpExecutionPayload, OpExecutionPayloadV4, OpNetworkPayloadEnvelope, PayloadHash,
+};
+use opmesh_primitives::{ChainConfig, Fork};
+use ssz::Decode;
+use tokio::sync::watch;
+
+use super::{
+    block_hash::compute_block_hash,
+    reason::{BlockRef, Invalid, Reason},
+    signature::{recover_signer, SIGNATURE_LEN},
+};
+use crate::{
+    encoding::{decompress, SnappyError, MIN_GOSSIP_SIZE},
+    PayloadVersion,
+};
+
+/// Default age beyond which a block is rejected (`--p2p.gossip.timestamp.threshold`).
+pub const DEFAULT_TIMESTAMP_THRESHOLD: Duration = Duration::from_secs(60);
+
+/// How far in the future a block timestamp may be.
+pub const MAX_FUTURE_DRIFT_SECS: u64 = 5;
+
+/// Largest `extra_data` a payload may carry (op-node's SSZ decoder refuses more).
+pub const MAX_EXTRA_DATA: usize = 32;
+
+/// A block that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedBlock {
+    /// The decoded envelope: payload, signature, payload hash, parent beacon root.
+    pub envelope: OpNetworkPayloadEnvelope,
+    /// The topic version it arrived on.
+    pub version: PayloadVersion,
+}
+
+impl ValidatedBlock {
+    /// Number and hash of the block.
+    pub fn block_ref(&self) -> BlockRef {
+        BlockRef {
+            number: self.envelope.payload.block_number(),
+            hash: self.envelope.payload.block_hash(),
+        }
+    }
+
+    /// The payload timestamp.
+    pub fn timestamp(&self) -> u64 {
+        self.envelope.payload.timestamp()
+    }
+}
+
+/// The checks that need no memory of earlier messages, in op-node's order, cheapest first:
+/// size bound → snappy → length → signature → signer → SSZ → timestamp window → block hash →
+/// version rules.
+///
+/// Cheap to clone and `Send`: the gossip driver runs it on a blocking pool, in parallel,
+/// and applies the per-height record ([`super::SeenBlocks`]) afterwards in order.
+#[derive(Debug, Clone)]
+pub struct PayloadChecker {
+    chain: ChainConfig,
+    signer: watch::Receiver<Option<Address>>,
+    timestamp_threshold_secs: u64,
+}
+
+impl PayloadChecker {
+    /// A checker for `chain` that trusts whatever address `signer` holds.
+    pub fn new(chain: ChainConfig, signer: watch::Receiver<Option<Address>>) -> Self {
+        Self {
+            chain,
+            signer,
+            timestamp_threshold_secs: DEFAULT_TIMESTAMP_THRESHOLD.as_secs(),
+        }
+    }
+
+    /// Sets the maximum block age (rounded down to whole seconds, as op-node compares).
+    pub fn with_timestamp_threshold(mut self, threshold: Duration) -> Self {
+        self.timestamp_threshold_secs = threshold.as_secs();
+        self
+    }
+
+    /// The chain this checker validates for.
+    pub const fn chain(&self) -> &ChainConfig {
+        &self.chain
+    }
+
+    /// The currently configured unsafe-block signer.
+    pub fn signer(&self) -> Option<Address> {
+        *self.signer.borrow()
+    }
+
+    /// Runs every stateless check on the raw gossip `data` received on the `version` topic at
+    /// unix time `now`.
+    pub fn check(
+        &self,
+        version: PayloadVersion,
+        data: &[u8],
+        now: u64,
+    ) -> Result<ValidatedBlock, Invalid> {
+        // 1. Size bound, then snappy.
+        let decoded = decompress(data).map_err(|e| {
+            Invalid::undecoded(match e {
+                SnappyError::TooLarge(_) => Reason::Oversized,
+                SnappyError::BadHeader | SnappyError::BadBody => Reason::BadSnappy,
+            })
+        })?;
+        // 2. Length.
+        if decoded.len() < MIN_GOSSIP_SIZE {
+            return Err(Invalid::undecoded(Reason::TooShort));
+        }
+        let (signature, signed) = decoded.split_at(SIGNATURE_LEN);
+        let signature: &[u8; SIGNATURE_LEN] = signature
+            .try_into()
+            .map_err(|_| Invalid::undecoded(Reason::TooShort))?;
+
+        // 3. Signature over the exact signed bytes, 4. signer.
+        let payload_hash = PayloadHash(keccak256(signed));
+        let signing_hash = payload_hash.signature_message(self.chain.chain_id);
+        let recovered = recover_signer(signature, &signing_hash)
+            .ok_or(Invalid::undecoded(Reason::BadSignature))?;
+        match self.signer() {
+            None => return Err(Invalid::undecoded(Reason::NoSigner)),
+            Some(expected) if expected.is_zero() => {
+                return Err(Invalid::undecoded(Reason::NoSigner))
+            }
+            Some(expected) if expected != recovered => {
+                return Err(Invalid::undecoded(Reason::WrongSigner))
+            }
+            Some(_) => {}
+        }
+
+        // 5. SSZ decode with the topic's version.
+        let (parent_beacon_block_root, payload) =
+            decode_payload(version, signed).ok_or(Invalid::undecoded(Reason::BadSsz))?;
+        let block = BlockRef {
+            number: payload.block_number(),
+            hash: payload.block_hash(),
+        };
+        let invalid = |reason| Invalid {
+            reason,
+            block: Some(block),
+        };
+
+        // 6. Timestamp window.
+        let timestamp = payload.timestamp();
+        if timestamp < now.saturating_sub(self.timestamp_threshold_secs) {
+            return Err(invalid(Reason::TooOld));
+        }
+        if timestamp > now.saturating_add(MAX_FUTURE_DRIFT_SECS) {
+            return Err(invalid(Reason::TooNew));
+        }
+
+        // 7. Block hash.
+        let computed = compute_block_hash(&payload, parent_beacon_block_root).map_err(|e| {
+            invalid(match e {
+                PayloadError::BaseFee(_) => Reason::BaseFeeOverflow,
+                _ => Reason::BadSsz,
+            })
+        })?;
+        if computed != block.hash {
+            return Err(invalid(Reason::BlockHashMismatch));
+        }
+
+        // 8. Version rules. V1 has no withdrawals and V1/V2 no blob fields by construction of
+        // the decoder; V3/V4 always carry the parent beacon root, V4 the withdrawals root.
+        if let Some(v2) = payload.as_v2() {
+            if !v2.withdrawals.is_empty() {
+                return Err(invalid(Reason::WithdrawalsNotEmpty));
+            }
+        }
+        if let Some(v3) = payload.as_v3() {
+            if v3.excess_blob_gas != 0 {
+                return Err(invalid(Reason::ExcessBlobGasNonZero));
+            }
+            // Jovian stores the DA footprint in blobGasUsed (op-node PR #17940).
+            if v3.blob_gas_used != 0 && !self.chain.forks.is_active(Fork::Jovian, timestamp) {
+                return Err(invalid(Reason::BlobGasUsedNonZero));
+            }
+        }
+
+        let signature = Signature::from_bytes_and_parity(&signature[..64], signature[64] == 1);
+        Ok(ValidatedBlock {
+            envelope: OpNetworkPayloadEnvelope {
+                payload,
+                signature,
+                payload_hash,
+                parent_beacon_block_root,
+            },
+            version,
+        })
+    }
+}
+
+/// Decodes the bytes after the signature as the SSZ payload of `version`.
+///
+/// `None` when the bytes are not a valid encoding, including `extra_data` longer than 32 bytes.
+pub fn decode_payload(
+    version: PayloadVersion,
+    signed: &[u8],
+) -> Option<(Option<B256>, OpExecutionPayload)> {
+    let (root, body) = if version.has_parent_beacon_root() {
+        if signed.len() < 32 {
+            return None;
+        }
+        let (root, body) = signed.split_at(32);
+        (Some(B256::from_slice(root)), body)
+    } else {
+        (None, signed)
+    };
+    let payload = match version {
+        PayloadVersion::V1 => {
+            OpExecutionPayload::V1(ExecutionPayloadV1::from_ssz_bytes(body).ok()?)
+        }
+        PayloadVersion::V2 => {
+            OpExecutionPayload::V2(ExecutionPayloadV2::from_ssz_bytes(body).ok()?)
+        }
+        PayloadVersion::V3 => {
+            OpExecutionPayload::V3(ExecutionPayloadV3::from_ssz_bytes(body).ok()?)
+        }
+        PayloadVersion::V4 => {
+            OpExecutionPayload::V4(OpExecutionPayloadV4::from_ssz_bytes(body).ok()?)
+        }
+    };
+    if payload.as_v1().extra_data.len() > MAX_EXTRA_DATA {
+        return None;
+    }
+    Some((root, payload))
+}

@@ -1,0 +1,14 @@
+//! Types shared by every opmesh crate: the chain an opmesh node serves and its fork schedule.
+//!
+//! The gossip validator needs the chain id (it is part of the signing domain and of the topic
+//! names) and the fork times (the Jovian rule for `blobGasUsed`, the topic a payload is
+//! published on). Discovery needs the chain id for the `opstack` ENR entry.
+#![deny(missing_docs)]
+
+mod chain;
+mod forks;
+mod rollup_config;
+
+pub use chain::ChainConfig;
+pub use forks::{Fork, ForkSchedule};
+pub use rollup_config::{RollupConfigError, RollupConfigFile};
