@@ -43,6 +43,24 @@ pub const fn payload_version(payload: &OpExecutionPayload) -> PayloadVersion {
     }
 }
 
+/// The payload's version, if it is the one the fork schedule requires at its timestamp.
+pub fn check_version(
+    payload: &OpExecutionPayload,
+    forks: &ForkSchedule,
+) -> Result<PayloadVersion, EnvelopeError> {
+    let version = payload_version(payload);
+    let timestamp = payload.timestamp();
+    let expected = PayloadVersion::for_timestamp(forks, timestamp);
+    if version != expected {
+        return Err(EnvelopeError::VersionMismatch {
+            payload: version,
+            expected,
+            timestamp,
+        });
+    }
+    Ok(version)
+}
+
 /// The bytes that follow the signature: the parent beacon root for v3/v4, then the SSZ payload.
 pub fn signed_bytes(
     payload: &OpExecutionPayload,

@@ -8,15 +8,27 @@
 //! - [`GossipDriver`] / [`GossipHandle`]: the libp2p swarm and the cheap handle that drives it.
 #![deny(missing_docs)]
 
+mod behaviour;
 pub mod builder;
+pub mod config;
+mod driver;
 pub mod encoding;
 pub mod envelope;
+mod handle;
 pub mod message_id;
+mod peers;
+pub mod scoring;
 pub mod topic;
 pub mod validation;
 
+pub use behaviour::BehaviourError;
+pub use config::{GossipConfig, MeshParams};
+pub use driver::{unix_seconds, GossipDriver, GossipSetupError, PayloadStream, ReceivedPayload};
 pub use encoding::{MAX_GOSSIP_SIZE, MIN_GOSSIP_SIZE};
 pub use envelope::{EncodedBlock, EnvelopeError};
+pub use handle::{GossipError, GossipHandle, Published, DIAL_TIMEOUT};
+pub use peers::{Direction, GossipStats, PeerInfo};
+pub use scoring::ScoringMode;
 pub use topic::{block_topic, parse_block_topic, BlockTopics, PayloadVersion};
 pub use validation::{BlockValidator, Invalid, PayloadChecker, Reason, ValidatedBlock, Verdict};
 

@@ -1,0 +1,80 @@
+//! The composed libp2p behaviour of an opmesh node.
+
+use std::collections::HashSet;
+
+use libp2p::{
+    gossipsub::{self, IdentityTransform, MessageAuthenticity, WhitelistSubscriptionFilter},
+    identify, ping,
+    swarm::NetworkBehaviour,
+};
+
+use crate::{
+    config::{gossipsub_config, GossipConfig},
+    scoring::{light_peer_score_params, peer_score_thresholds, ScoringMode},
+    BlockTopics,
+};
+
+/// The gossipsub behaviour with a filter that admits only our four block topics.
+pub type BlockGossipsub = gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>;
+
+/// Identify, ping and gossipsub.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Identify: agent version and protocols of peers.
+    pub identify: identify::Behaviour,
+    /// Ping: liveness and latency.
+    pub ping: ping::Behaviour,
+    /// Gossipsub on the block topics.
+    pub gossipsub: BlockGossipsub,
+}
+
+/// Why the behaviour could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BehaviourError {
+    /// Invalid gossipsub configuration or scoring parameters.
+    #[error("gossipsub configuration: {0}")]
+    Gossipsub(String),
+}
+
+impl Behaviour {
+    /// Builds the behaviour and subscribes to all four block topics.
+    pub fn new(config: &GossipConfig, topics: &BlockTopics) -> Result<Self, BehaviourError> {
+        let public_key = config.keypair.public();
+        let identify = identify::Behaviour::new(
+            identify::Config::new(String::new(), public_key)
+                .with_agent_version(config.agent_version.clone()),
+        );
+        let filter = WhitelistSubscriptionFilter(
+            topics
+                .all()
+                .iter()
+                .map(|t| t.hash())
+                .collect::<HashSet<_>>(),
+        );
+        let gossip_config = gossipsub_config(&config.mesh).map_err(BehaviourError::Gossipsub)?;
+        let mut gossipsub = BlockGossipsub::new_with_subscription_filter(
+            MessageAuthenticity::Anonymous,
+            gossip_config,
+            filter,
+        )
+        .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
+        if config.scoring == ScoringMode::Light {
+            gossipsub
+                .with_peer_score(
+                    light_peer_score_params(config.chain.block_time, topics),
+                    peer_score_thresholds(),
+                )
+                .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
+        }
+        for topic in topics.all() {
+            gossipsub
+                .subscribe(topic)
+                .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
+        }
+        Ok(Self {
+            identify,
+            ping: ping::Behaviour::default(),
+            gossipsub,
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! Gossip configuration: op-node's gossipsub parameters and the node-level settings.
+
+use std::time::Duration;
+
+use alloy_primitives::Address;
+use libp2p::{
+    gossipsub::{self, ValidationMode},
+    identity::Keypair,
+    Multiaddr,
+};
+use opmesh_primitives::ChainConfig;
+use tokio::sync::watch;
+
+use crate::{
+    message_id::gossip_message_id, scoring::ScoringMode, validation::SequencerKey,
+    validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
+};
+
+/// The gossipsub mesh parameters operators may tune (op-node's hidden `--p2p.gossip.mesh.*`
+/// flags); everything else is fixed to op-node's values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeshParams {
+    /// D (`--p2p.gossip.mesh.d`, 8).
+    pub d: usize,
+    /// D_lo (`--p2p.gossip.mesh.lo`, 6).
+    pub d_lo: usize,
+    /// D_hi (`--p2p.gossip.mesh.dhi`, 12).
+    pub d_hi: usize,
+    /// D_lazy (`--p2p.gossip.mesh.dlazy`, 6).
+    pub d_lazy: usize,
+    /// Flood publish (`--p2p.gossip.mesh.floodpublish`, false).
+    pub flood_publish: bool,
+    /// Heartbeat interval (500 ms; tests shorten it).
+    pub heartbeat: Duration,
+}
+
+impl Default for MeshParams {
+    fn default() -> Self {
+        Self {
+            d: 8,
+            d_lo: 6,
+            d_hi: 12,
+            d_lazy: 6,
+            flood_publish: false,
+            heartbeat: Duration::from_millis(500),
+        }
+    }
+}
+
+/// op-node's gossip parameters that are not tunable.
+pub mod params {
+    use std::time::Duration;
+
+    /// Fanout TTL (24 s).
+    pub const FANOUT_TTL: Duration = Duration::from_secs(24);
+    /// Message cache windows kept (12).
+    pub const HISTORY_LENGTH: usize = 12;
+    /// Message cache windows gossiped (3).
+    pub const HISTORY_GOSSIP: usize = 3;
+    /// Seen-messages TTL: 130 heartbeats of 500 ms = 65 s.
+    pub const SEEN_TTL: Duration = Duration::from_secs(65);
+}
+
+/// Builds the gossipsub configuration op-node uses: StrictNoSign (we publish no author,
+/// sequence number or signature and reject messages carrying them), application validation,
+/// op-node's message id, 10 MiB messages, no peer exchange.
+pub fn gossipsub_config(mesh: &MeshParams) -> Result<gossipsub::Config, String> {
+    gossipsub::ConfigBuilder::default()
+        .mesh_n(mesh.d)
+        .mesh_n_low(mesh.d_lo)
+        .mesh_n_high(mesh.d_hi)
+        .mesh_outbound_min((mesh.d_lo / 3).min(mesh.d / 2).max(1).min(mesh.d_lo))
+        .gossip_lazy(mesh.d_lazy)
+        .heartbeat_interval(mesh.heartbeat)
+        .fanout_ttl(params::FANOUT_TTL)
+        .history_length(params::HISTORY_LENGTH)
+        .history_gossip(params::HISTORY_GOSSIP)
+        .duplicate_cache_time(params::SEEN_TTL)
+        .max_transmit_size(MAX_GOSSIP_SIZE)
+        .validation_mode(ValidationMode::Anonymous)
+        .validate_messages()
+        .message_id_fn(gossip_message_id)
+        .flood_publish(mesh.flood_publish)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Everything the gossip driver needs.
+#[derive(Debug, Clone)]
+pub struct GossipConfig {
+    /// The chain served.
+    pub chain: ChainConfig,
+    /// The node's libp2p identity.
+    pub keypair: Keypair,
+    /// Addresses to listen on, e.g. `/ip4/0.0.0.0/tcp/9222`.
+    pub listen_addrs: Vec<Multiaddr>,
+    /// Mesh parameters.
+    pub mesh: MeshParams,
+    /// Peer scoring mode.
+    pub scoring: ScoringMode,
+    /// The unsafe-block signer; changes take effect on the next message.
+    pub signer: watch::Receiver<Option<Address>>,
+    /// The key this node signs blocks with when it publishes payloads as the sequencer.
+    pub sequencer_key: Option<SequencerKey>,
+    /// Maximum block age (`--p2p.gossip.timestamp.threshold`).
+    pub timestamp_threshold: Duration,
+    /// Capacity of the validated-payload stream; when full, payloads are counted and dropped.
+    pub payload_buffer: usize,
+    /// Messages validated at once; beyond this, new messages are IGNOREd and counted.
+    pub max_pending_validations: usize,
+    /// Identify agent version.
+    pub agent_version: String,
+    /// How long an idle connection is kept.
+    pub idle_connection_timeout: Duration,
+}
+
+impl GossipConfig {
+    /// A configuration with op-node's defaults for `chain`, listening on `listen_addrs`.
+    pub fn new(
+        chain: ChainConfig,
+        keypair: Keypair,
+        listen_addrs: Vec<Multiaddr>,
+        signer: watch::Receiver<Option<Address>>,
+    ) -> Self {
+        Self {
+            chain,
+            keypair,
+            listen_addrs,
+            mesh: MeshParams::default(),
+            scoring: ScoringMode::Light,
+            signer,
+            sequencer_key: None,
+            timestamp_threshold: DEFAULT_TIMESTAMP_THRESHOLD,
+            payload_buffer: 256,
+            max_pending_validations: 256,
+            agent_version: format!("opmesh/{}", env!("CARGO_PKG_VERSION")),
+            idle_connection_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_node_parameters() {
+        let config = gossipsub_config(&MeshParams::default()).expect("valid");
+        assert_eq!(config.mesh_n(), 8);
+        assert_eq!(config.mesh_n_low(), 6);
+        assert_eq!(config.mesh_n_high(), 12);
+        assert_eq!(config.gossip_lazy(), 6);
+        assert_eq!(config.heartbeat_interval(), Duration::from_millis(500));
+        assert_eq!(config.fanout_ttl(), Duration::from_secs(24));
+        assert_eq!(config.history_length(), 12);
+        assert_eq!(config.history_gossip(), 3);
+        assert_eq!(config.duplicate_cache_time(), Duration::from_secs(65));
+        assert_eq!(config.max_transmit_size(), 10 * 1024 * 1024);
+        assert!(!config.flood_publish());
+        assert!(!config.do_px());
+        assert!(config.validate_messages());
+        assert!(matches!(
+            config.validation_mode(),
+            ValidationMode::Anonymous
+        ));
+    }
+}

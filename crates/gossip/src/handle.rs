@@ -1,0 +1,166 @@
+//! The cheap, cloneable handle to a running gossip driver.
+
+use std::time::Duration;
+
+use alloy_primitives::B256;
+use libp2p::{Multiaddr, PeerId};
+use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    driver::Command,
+    envelope::EnvelopeError,
+    peers::{GossipStats, PeerInfo},
+    PayloadVersion,
+};
+
+/// How long [`GossipHandle::dial`] waits for a connection (op-node's `connectPeer` uses 30 s).
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Errors returned through a [`GossipHandle`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GossipError {
+    /// The driver task has stopped.
+    #[error("gossip driver is not running")]
+    DriverStopped,
+    /// The envelope cannot be published.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// Publishing needs a sequencer key and none is configured.
+    #[error("no sequencer key configured (--p2p.sequencer.key)")]
+    NoSequencerKey,
+    /// Gossipsub refused to publish (no peers on the topic, duplicate, ...).
+    #[error("publish failed: {0}")]
+    Publish(String),
+    /// The multiaddr cannot be dialed as given.
+    #[error("invalid multiaddr {0}: it must end in /p2p/<peer id>")]
+    InvalidAddress(String),
+    /// The dial failed or timed out.
+    #[error("dial failed: {0}")]
+    Dial(String),
+}
+
+/// What was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The topic version used.
+    pub version: PayloadVersion,
+    /// The block number.
+    pub number: u64,
+    /// The block hash.
+    pub hash: B256,
+    /// Bytes on the wire.
+    pub message_len: usize,
+}
+
+/// Sends commands to the gossip driver. Clone it freely; the driver stops once every handle
+/// is dropped or [`GossipHandle::shutdown`] is called.
+#[derive(Debug, Clone)]
+pub struct GossipHandle {
+    commands: mpsc::Sender<Command>,
+    local_peer_id: PeerId,
+}
+
+impl GossipHandle {
+    pub(crate) fn new(commands: mpsc::Sender<Command>, local_peer_id: PeerId) -> Self {
+        Self {
+            commands,
+            local_peer_id,
+        }
+    }
+
+    /// This node's peer id.
+    pub const fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, GossipError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| GossipError::DriverStopped)?;
+        rx.await.map_err(|_| GossipError::DriverStopped)
+    }
+
+    /// Publishes an envelope that is already signed. Its version must match the fork active at
+    /// its timestamp.
+    pub async fn publish(
+        &self,
+        envelope: OpNetworkPayloadEnvelope,
+    ) -> Result<Published, GossipError> {
+        self.request(|reply| Command::Publish {
+            envelope: Box::new(envelope),
+            reply,
+        })
+        .await?
+    }
+
+    /// Signs `payload` with the configured sequencer key and publishes it.
+    pub async fn sign_and_publish(
+        &self,
+        payload: OpExecutionPayload,
+        parent_beacon_block_root: Option<B256>,
+    ) -> Result<Published, GossipError> {
+        self.request(|reply| Command::SignAndPublish {
+            payload: Box::new(payload),
+            parent_beacon_block_root,
+            reply,
+        })
+        .await?
+    }
+
+    /// Publishes raw bytes on a block topic without any check: for tests and for the network
+    /// lab's attack scenarios. Returns the message length.
+    pub async fn publish_raw(
+        &self,
+        version: PayloadVersion,
+        data: Vec<u8>,
+    ) -> Result<usize, GossipError> {
+        self.request(|reply| Command::PublishRaw {
+            version,
+            data,
+            reply,
+        })
+        .await?
+    }
+
+    /// Connects to `addr` (which must end in `/p2p/<peer id>`) and waits until connected.
+    pub async fn dial(&self, addr: Multiaddr) -> Result<PeerId, GossipError> {
+        let pending = self.request(|reply| Command::Dial { addr, reply }).await?;
+        match tokio::time::timeout(DIAL_TIMEOUT, pending).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(GossipError::DriverStopped),
+            Err(_) => Err(GossipError::Dial("timed out".into())),
+        }
+    }
+
+    /// Closes every connection to `peer`. Returns whether it was connected.
+    pub async fn disconnect(&self, peer: PeerId) -> Result<bool, GossipError> {
+        self.request(|reply| Command::Disconnect { peer, reply })
+            .await
+    }
+
+    /// The connected peers.
+    pub async fn peers(&self) -> Result<Vec<PeerInfo>, GossipError> {
+        self.request(|reply| Command::Peers { reply }).await
+    }
+
+    /// The addresses the node listens on.
+    pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, GossipError> {
+        self.request(|reply| Command::ListenAddrs { reply }).await
+    }
+
+    /// Counters of what the driver has done.
+    pub async fn stats(&self) -> Result<GossipStats, GossipError> {
+        self.request(|reply| Command::Stats { reply }).await
+    }
+
+    /// Stops the driver. Returns once it has received the request.
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+}

@@ -1,0 +1,105 @@
+//! Helpers for tests that run real gossip nodes on loopback.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant, SystemTime};
+
+use alloy_primitives::{keccak256, Address};
+use futures::StreamExt;
+use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr, PeerId};
+use opmesh_gossip::{
+    builder::PayloadBuilder, unix_seconds, validation::SequencerKey, GossipConfig, GossipDriver,
+    GossipHandle, MeshParams, PayloadStream, ReceivedPayload,
+};
+use opmesh_primitives::ChainConfig;
+use tokio::sync::watch;
+
+pub const CHAIN_ID: u64 = 901;
+
+pub fn sequencer_key() -> SequencerKey {
+    SequencerKey::from_bytes(&keccak256(b"opmesh test sequencer").0).unwrap()
+}
+
+pub fn builder() -> PayloadBuilder {
+    PayloadBuilder::new(ChainConfig::new(CHAIN_ID), sequencer_key())
+}
+
+pub fn now() -> u64 {
+    unix_seconds(SystemTime::now())
+}
+
+pub struct TestNode {
+    pub handle: GossipHandle,
+    pub payloads: PayloadStream,
+    pub addr: Multiaddr,
+    pub signer: watch::Sender<Option<Address>>,
+}
+
+impl TestNode {
+    pub fn peer_id(&self) -> PeerId {
+        self.handle.local_peer_id()
+    }
+
+    /// Waits up to `timeout` for the next validated payload.
+    pub async fn next_payload(&mut self, timeout: Duration) -> Option<ReceivedPayload> {
+        tokio::time::timeout(timeout, self.payloads.next())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// Starts a node on 127.0.0.1 with a short heartbeat; `sequencer` gives it the sequencer key.
+pub async fn spawn_node(sequencer: bool, configure: impl FnOnce(&mut GossipConfig)) -> TestNode {
+    let (signer, signer_rx) = watch::channel(Some(sequencer_key().address()));
+    let mut config = GossipConfig::new(
+        ChainConfig::new(CHAIN_ID),
+        Keypair::generate_secp256k1(),
+        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        signer_rx,
+    );
+    config.mesh = MeshParams {
+        heartbeat: Duration::from_millis(100),
+        ..MeshParams::default()
+    };
+    if sequencer {
+        config.sequencer_key = Some(sequencer_key());
+    }
+    configure(&mut config);
+    let (driver, handle, payloads) = GossipDriver::new(config).expect("driver starts");
+    tokio::spawn(driver.run());
+    let listen = handle.listen_addrs().await.expect("listening");
+    let addr = listen[0]
+        .clone()
+        .with(Protocol::P2p(handle.local_peer_id()));
+    TestNode {
+        handle,
+        payloads,
+        addr,
+        signer,
+    }
+}
+
+/// Polls `check` every 50 ms until it holds or `timeout` passes.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+/// Waits until every connected peer of `node` is subscribed to all four block topics.
+pub async fn wait_subscribed(node: &GossipHandle, expected_peers: usize) {
+    eventually(Duration::from_secs(10), "peers subscribed", || async {
+        let peers = node.peers().await.unwrap();
+        peers.len() >= expected_peers && peers.iter().all(|p| p.topics.len() == 4)
+    })
+    .await;
+}
