@@ -6,9 +6,11 @@
 #![deny(missing_docs)]
 
 mod chain;
+mod duration;
 mod forks;
 mod rollup_config;
 
 pub use chain::ChainConfig;
+pub use duration::{parse_go_duration, DurationError};
 pub use forks::{Fork, ForkSchedule};
 pub use rollup_config::{RollupConfigError, RollupConfigFile};

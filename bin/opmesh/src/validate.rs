@@ -1,0 +1,113 @@
+//! `opmesh validate`: validates captured gossip messages with one validator, in order.
+
+use std::{
+    io::{self, BufRead, BufWriter, Write},
+    time::{Duration, SystemTime},
+};
+
+use alloy_primitives::Address;
+use clap::Args;
+use opmesh_gossip::{parse_block_topic, unix_seconds, validation::PayloadChecker, BlockValidator};
+use opmesh_primitives::parse_go_duration;
+use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::chain_args::ChainArgs;
+
+/// Flags of `opmesh validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The unsafe-block signer. Without it every block is IGNOREd (no_signer), as op-node does.
+    #[arg(long = "p2p.unsafe.block.signer", value_name = "ADDR")]
+    signer: Option<Address>,
+    /// The current time as unix seconds (default: the clock, read for each line).
+    #[arg(long = "now", value_name = "UNIX_SECONDS")]
+    now: Option<u64>,
+    /// Maximum block age, Go duration syntax.
+    #[arg(long = "p2p.gossip.timestamp.threshold", value_name = "DURATION", default_value = "60s", value_parser = parse_go_duration)]
+    timestamp_threshold: Duration,
+}
+
+/// One output line.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+struct Verdict {
+    verdict: &'static str,
+    reason: Option<&'static str>,
+    number: Option<u64>,
+    block_hash: Option<String>,
+}
+
+impl Verdict {
+    fn malformed() -> Self {
+        Self {
+            verdict: "reject",
+            reason: Some("malformed_input"),
+            number: None,
+            block_hash: None,
+        }
+    }
+}
+
+/// Reads `TOPIC HEX` lines from stdin and writes one JSON verdict per line to stdout.
+pub fn run(args: ValidateArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let chain = args.chain.resolve()?;
+    let (_signer_tx, signer_rx) = watch::channel(args.signer);
+    let checker =
+        PayloadChecker::new(chain, signer_rx).with_timestamp_threshold(args.timestamp_threshold);
+    let mut validator = BlockValidator::from_checker(checker);
+    let stdin = io::stdin();
+    let mut out = BufWriter::new(io::stdout().lock());
+    for line in stdin.lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let now = args.now.unwrap_or_else(|| unix_seconds(SystemTime::now()));
+        let verdict = validate_line(&mut validator, chain.chain_id, &line, now);
+        serde_json::to_writer(&mut out, &verdict)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+fn validate_line(validator: &mut BlockValidator, chain_id: u64, line: &str, now: u64) -> Verdict {
+    let mut fields = line.split_whitespace();
+    let (Some(topic), Some(hex_data), None) = (fields.next(), fields.next(), fields.next()) else {
+        return Verdict::malformed();
+    };
+    let hex_data = hex_data.strip_prefix("0x").unwrap_or(hex_data);
+    let Ok(data) = hex::decode(hex_data) else {
+        return Verdict::malformed();
+    };
+    let Some((topic_chain, version)) = parse_block_topic(topic) else {
+        return Verdict::malformed();
+    };
+    if topic_chain != chain_id {
+        return Verdict {
+            verdict: "reject",
+            reason: Some("unknown_topic"),
+            number: None,
+            block_hash: None,
+        };
+    }
+    match validator.validate(version, &data, now) {
+        Ok(block) => {
+            let block = block.block_ref();
+            Verdict {
+                verdict: "accept",
+                reason: None,
+                number: Some(block.number),
+                block_hash: Some(block.hash.to_string()),
+            }
+        }
+        Err(invalid) => Verdict {
+            verdict: invalid.verdict().label(),
+            reason: Some(invalid.reason.label()),
+            number: invalid.block.map(|b| b.number),
+            block_hash: invalid.block.map(|b| b.hash.to_string()),
+        },
+    }
+}
