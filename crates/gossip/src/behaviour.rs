@@ -3,10 +3,13 @@
 use std::collections::HashSet;
 
 use libp2p::{
+    connection_limits::{self, ConnectionLimits},
     gossipsub::{self, IdentityTransform, MessageAuthenticity, WhitelistSubscriptionFilter},
     identify, ping,
     swarm::NetworkBehaviour,
 };
+
+use opmesh_peers::GaterBehaviour;
 
 use crate::{
     config::{gossipsub_config, GossipConfig},
@@ -17,9 +20,14 @@ use crate::{
 /// The gossipsub behaviour with a filter that admits only our four block topics.
 pub type BlockGossipsub = gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>;
 
-/// Identify, ping and gossipsub.
+/// The gater, connection limits, identify, ping and gossipsub. The gater comes first so it
+/// decides before the limits count a connection.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
+    /// Blocks, bans, per-IP limits and the redial policy.
+    pub gater: GaterBehaviour,
+    /// Caps on pending and established connections.
+    pub limits: connection_limits::Behaviour,
     /// Identify: agent version and protocols of peers.
     pub identify: identify::Behaviour,
     /// Ping: liveness and latency.
@@ -71,7 +79,18 @@ impl Behaviour {
                 .subscribe(topic)
                 .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
         }
+        // Room above peers.hi so inbound peers can arrive before trimming brings the count
+        // back to peers.lo.
+        let hi = config.peer_limits.hi as u32;
+        let headroom = (hi / 2).max(5);
+        let limits = ConnectionLimits::default()
+            .with_max_established(Some(hi + headroom))
+            .with_max_pending_incoming(Some(hi))
+            .with_max_pending_outgoing(Some(config.peer_limits.max_concurrent_dials as u32 * 4 + 8))
+            .with_max_established_per_peer(Some(2));
         Ok(Self {
+            gater: GaterBehaviour::new(config.gater),
+            limits: connection_limits::Behaviour::new(limits),
             identify,
             ping: ping::Behaviour::default(),
             gossipsub,

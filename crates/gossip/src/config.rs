@@ -11,10 +11,35 @@ use libp2p::{
 use opmesh_primitives::ChainConfig;
 use tokio::sync::watch;
 
+use std::path::PathBuf;
+
+use opmesh_peers::GaterConfig;
+
 use crate::{
-    message_id::gossip_message_id, scoring::ScoringMode, validation::SequencerKey,
-    validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
+    connections::PeerLimits, message_id::gossip_message_id, scoring::ScoringMode,
+    validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
 };
+
+/// Automatic bans of low-scoring peers (`--p2p.ban.*`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BanConfig {
+    /// `--p2p.ban.peers` (default true).
+    pub enabled: bool,
+    /// `--p2p.ban.threshold` (default -100): a peer scoring below is banned.
+    pub threshold: f64,
+    /// `--p2p.ban.duration` (default 1 h).
+    pub duration: Duration,
+}
+
+impl Default for BanConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            threshold: -100.0,
+            duration: Duration::from_secs(3600),
+        }
+    }
+}
 
 /// The gossipsub mesh parameters operators may tune (op-node's hidden `--p2p.gossip.mesh.*`
 /// flags); everything else is fixed to op-node's values.
@@ -112,6 +137,21 @@ pub struct GossipConfig {
     pub agent_version: String,
     /// How long an idle connection is kept.
     pub idle_connection_timeout: Duration,
+    /// Peer-count targets.
+    pub peer_limits: PeerLimits,
+    /// Static peers (`--p2p.static`): multiaddrs ending in `/p2p/<id>`, dialed at start,
+    /// redialed when lost, protected from trimming and automatic bans.
+    pub static_peers: Vec<Multiaddr>,
+    /// Connection gater limits.
+    pub gater: GaterConfig,
+    /// Automatic bans.
+    pub bans: BanConfig,
+    /// Where the peerstore lives (`--p2p.peerstore.path`); `None` keeps it in memory.
+    pub peerstore_path: Option<PathBuf>,
+    /// Dial timeout (`--p2p.timeout.dial`, 10 s).
+    pub dial_timeout: Duration,
+    /// How often peer targets, bans and the peerstore are maintained.
+    pub maintenance_interval: Duration,
 }
 
 impl GossipConfig {
@@ -135,6 +175,13 @@ impl GossipConfig {
             max_pending_validations: 256,
             agent_version: format!("opmesh/{}", env!("CARGO_PKG_VERSION")),
             idle_connection_timeout: Duration::from_secs(60),
+            peer_limits: PeerLimits::default(),
+            static_peers: Vec::new(),
+            gater: GaterConfig::default(),
+            bans: BanConfig::default(),
+            peerstore_path: None,
+            dial_timeout: Duration::from_secs(10),
+            maintenance_interval: Duration::from_secs(1),
         }
     }
 }

@@ -5,11 +5,13 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use libp2p::{Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
-    driver::Command,
+    connections::DialCandidate,
+    driver::{BlockLists, Command, GateOp},
     envelope::EnvelopeError,
+    events::NetworkEvent,
     peers::{GossipStats, PeerInfo},
     PayloadVersion,
 };
@@ -59,14 +61,26 @@ pub struct Published {
 pub struct GossipHandle {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
+    events: broadcast::Sender<NetworkEvent>,
 }
 
 impl GossipHandle {
-    pub(crate) fn new(commands: mpsc::Sender<Command>, local_peer_id: PeerId) -> Self {
+    pub(crate) fn new(
+        commands: mpsc::Sender<Command>,
+        local_peer_id: PeerId,
+        events: broadcast::Sender<NetworkEvent>,
+    ) -> Self {
         Self {
             commands,
             local_peer_id,
+            events,
         }
+    }
+
+    /// Peer events from now on. A receiver that falls behind loses the oldest events
+    /// (`RecvError::Lagged`); the driver never waits for it.
+    pub fn subscribe_events(&self) -> broadcast::Receiver<NetworkEvent> {
+        self.events.subscribe()
     }
 
     /// This node's peer id.
@@ -144,6 +158,25 @@ impl GossipHandle {
             .await
     }
 
+    /// Changes the gater's lists (block, unblock, protect...). Blocking closes live
+    /// connections to what is blocked.
+    pub async fn gate(&self, op: GateOp) -> Result<(), GossipError> {
+        self.request(|reply| Command::Gate { op, reply }).await
+    }
+
+    /// The gater's block lists, protected peers and bans.
+    pub async fn block_lists(&self) -> Result<BlockLists, GossipError> {
+        self.request(|reply| Command::BlockLists { reply }).await
+    }
+
+    /// Offers a dialable peer to the peer-count targets (discovery does this continuously).
+    pub async fn add_candidate(&self, candidate: DialCandidate) -> Result<(), GossipError> {
+        self.commands
+            .send(Command::AddCandidate { candidate })
+            .await
+            .map_err(|_| GossipError::DriverStopped)
+    }
+
     /// The connected peers.
     pub async fn peers(&self) -> Result<Vec<PeerInfo>, GossipError> {
         self.request(|reply| Command::Peers { reply }).await
@@ -159,8 +192,8 @@ impl GossipHandle {
         self.request(|reply| Command::Stats { reply }).await
     }
 
-    /// Stops the driver. Returns once it has received the request.
+    /// Stops the driver and waits until it has written the peerstore.
     pub async fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown).await;
+        let _ = self.request(|done| Command::Shutdown { done }).await;
     }
 }

@@ -11,9 +11,11 @@
 mod behaviour;
 pub mod builder;
 pub mod config;
+mod connections;
 mod driver;
 pub mod encoding;
 pub mod envelope;
+mod events;
 mod handle;
 pub mod message_id;
 mod peers;
@@ -22,10 +24,15 @@ pub mod topic;
 pub mod validation;
 
 pub use behaviour::BehaviourError;
-pub use config::{GossipConfig, MeshParams};
-pub use driver::{unix_seconds, GossipDriver, GossipSetupError, PayloadStream, ReceivedPayload};
+pub use config::{BanConfig, GossipConfig, MeshParams};
+pub use connections::{DialCandidate, PeerLimits};
+pub use driver::{
+    unix_seconds, BlockLists, GateOp, GossipDriver, GossipSetupError, PayloadStream,
+    ReceivedPayload,
+};
 pub use encoding::{MAX_GOSSIP_SIZE, MIN_GOSSIP_SIZE};
 pub use envelope::{EncodedBlock, EnvelopeError};
+pub use events::NetworkEvent;
 pub use handle::{GossipError, GossipHandle, Published, DIAL_TIMEOUT};
 pub use peers::{Direction, GossipStats, PeerInfo};
 pub use scoring::ScoringMode;

@@ -2,7 +2,7 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    time::{Duration, SystemTime},
+    time::{Duration, Instant, SystemTime},
 };
 
 use libp2p::{core::ConnectedPoint, swarm::ConnectionId, Multiaddr, PeerId};
@@ -62,12 +62,27 @@ pub struct GossipStats {
     pub published: u64,
     /// Peers connected now.
     pub connected_peers: u64,
+    /// Dialable peers known from discovery, static peers and the peerstore.
+    pub known_candidates: u64,
+    /// Outbound connections established.
+    pub dials_allowed: u64,
+    /// Outbound dials refused by the gater or the connection limits.
+    pub dials_denied: u64,
+    /// Inbound connections established.
+    pub accepts_allowed: u64,
+    /// Inbound connections refused by the gater or the connection limits.
+    pub accepts_denied: u64,
+    /// Peers banned for their score.
+    pub bans: u64,
+    /// Bans that ran out.
+    pub unbans: u64,
 }
 
 #[derive(Debug)]
 pub(crate) struct PeerState {
     pub connections: HashMap<ConnectionId, (Multiaddr, Direction)>,
     pub connected_since: SystemTime,
+    pub connected_at: Instant,
     pub agent_version: Option<String>,
     pub protocol_version: Option<String>,
     pub protocols: Vec<String>,
@@ -92,6 +107,7 @@ impl PeerTable {
         let state = self.peers.entry(peer).or_insert_with(|| PeerState {
             connections: HashMap::new(),
             connected_since: SystemTime::now(),
+            connected_at: Instant::now(),
             agent_version: None,
             protocol_version: None,
             protocols: Vec::new(),
@@ -121,6 +137,11 @@ impl PeerTable {
 
     pub fn contains(&self, peer: &PeerId) -> bool {
         self.peers.contains_key(peer)
+    }
+
+    /// Connected peers with the instant their first open connection was established.
+    pub fn connected_at(&self) -> impl Iterator<Item = (PeerId, Instant)> + '_ {
+        self.peers.iter().map(|(p, s)| (*p, s.connected_at))
     }
 
     pub fn len(&self) -> usize {

@@ -219,6 +219,13 @@ impl NetworkBehaviour for GaterBehaviour {
                         inbound,
                     },
                 );
+                // A block or ban may have landed between the connection's checks and now.
+                let now = SystemTime::now();
+                let refused = self.state.check_peer(&e.peer_id, now).is_err()
+                    || ip.is_some_and(|ip| self.state.check_ip(ip, now).is_err());
+                if refused {
+                    self.to_close.push_back((e.peer_id, e.connection_id));
+                }
             }
             FromSwarm::ConnectionClosed(e) => {
                 if let Some(c) = self.connections.remove(&e.connection_id) {

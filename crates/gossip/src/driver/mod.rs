@@ -1,0 +1,332 @@
+//! The gossip driver: owns the swarm, validates block messages off the event loop, keeps the
+//! peer count on target, bans misbehaving peers, persists the peerstore, and answers the
+//! handle's commands.
+
+mod commands;
+mod maintenance;
+mod swarm_events;
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use futures::StreamExt;
+use libp2p::{gossipsub::MessageId, noise, tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder};
+use op_alloy_rpc_types_engine::OpNetworkPayloadEnvelope;
+use opmesh_peers::store::{self, PeerRecord, StoreWriter};
+use opmesh_primitives::{ChainConfig, ForkSchedule};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tracing::{info, warn};
+
+pub(crate) use commands::Command;
+pub use commands::{BlockLists, GateOp};
+
+use crate::{
+    behaviour::{Behaviour, BehaviourError},
+    config::{BanConfig, GossipConfig},
+    connections::{ConnectionPlanner, DialCandidate},
+    events::NetworkEvent,
+    handle::{GossipError, GossipHandle},
+    peers::{GossipStats, PeerTable},
+    validation::{BlockValidator, Invalid, PayloadChecker, SequencerKey, ValidatedBlock},
+    BlockTopics, PayloadVersion,
+};
+
+/// A block that passed validation, as handed to the embedding node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedPayload {
+    /// The signed envelope.
+    pub envelope: OpNetworkPayloadEnvelope,
+    /// The topic version it arrived on.
+    pub version: PayloadVersion,
+    /// The peer that forwarded it to us.
+    pub from: PeerId,
+    /// When it arrived.
+    pub received_at: SystemTime,
+}
+
+/// The stream of validated payloads.
+pub type PayloadStream = ReceiverStream<ReceivedPayload>;
+
+/// Why the driver could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum GossipSetupError {
+    /// The behaviour could not be built.
+    #[error(transparent)]
+    Behaviour(#[from] BehaviourError),
+    /// The transport could not be built.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// A listen address could not be bound.
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+    /// A static peer address has no `/p2p/<id>`.
+    #[error("--p2p.static: {0} must end in /p2p/<peer id>")]
+    StaticPeer(Multiaddr),
+}
+
+/// The outcome of a validation job run on the blocking pool.
+struct Checked {
+    message_id: MessageId,
+    source: PeerId,
+    received_at: SystemTime,
+    outcome: Result<ValidatedBlock, Invalid>,
+}
+
+/// Owns the libp2p swarm and runs the gossip event loop. Create it with
+/// [`GossipDriver::new`], then `tokio::spawn(driver.run())`.
+pub struct GossipDriver {
+    swarm: Swarm<Behaviour>,
+    chain_id: u64,
+    forks: ForkSchedule,
+    topics: BlockTopics,
+    validator: BlockValidator,
+    checker: Arc<PayloadChecker>,
+    sequencer_key: Option<SequencerKey>,
+    commands: mpsc::Receiver<Command>,
+    checked_tx: mpsc::UnboundedSender<Checked>,
+    checked_rx: mpsc::UnboundedReceiver<Checked>,
+    payloads: mpsc::Sender<ReceivedPayload>,
+    events: broadcast::Sender<NetworkEvent>,
+    candidates: Option<mpsc::Receiver<DialCandidate>>,
+    pending_validations: usize,
+    max_pending_validations: usize,
+    peers: PeerTable,
+    planner: ConnectionPlanner,
+    bans: BanConfig,
+    known_peers: HashMap<PeerId, PeerRecord>,
+    store: Option<StoreWriter>,
+    store_dirty: bool,
+    stats: GossipStats,
+    pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, GossipError>>>>,
+    listen_addrs: Vec<Multiaddr>,
+    pending_listen_replies: Vec<oneshot::Sender<Vec<Multiaddr>>>,
+    maintenance: tokio::time::Interval,
+}
+
+impl GossipDriver {
+    /// Builds the swarm, loads the peerstore, starts listening, and returns the driver, its
+    /// handle and the stream of validated payloads.
+    pub fn new(
+        config: GossipConfig,
+    ) -> Result<(Self, GossipHandle, PayloadStream), GossipSetupError> {
+        let topics = BlockTopics::new(config.chain.chain_id);
+        let behaviour = Behaviour::new(&config, &topics)?;
+        let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| GossipSetupError::Transport(e.to_string()))?
+            .with_behaviour(|_| behaviour)
+            .map_err(|e| GossipSetupError::Transport(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
+            .with_connection_timeout(config.dial_timeout)
+            .build();
+        for addr in &config.listen_addrs {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| GossipSetupError::Listen {
+                    addr: addr.clone(),
+                    reason: e.to_string(),
+                })?;
+        }
+
+        let now = Instant::now();
+        let mut planner = ConnectionPlanner::new(config.peer_limits, config.dial_timeout);
+        for addr in &config.static_peers {
+            let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
+                return Err(GossipSetupError::StaticPeer(addr.clone()));
+            };
+            if peer == *swarm.local_peer_id() {
+                continue;
+            }
+            planner.add_static(peer, addr.clone(), now);
+            swarm.behaviour_mut().gater.state_mut().protect(peer);
+        }
+
+        let (known_peers, store) = match &config.peerstore_path {
+            Some(path) => {
+                let loaded = store::load(path);
+                if let Some(warning) = &loaded.warning {
+                    warn!("{warning}");
+                }
+                let mut data = loaded.data;
+                data.collect_garbage(SystemTime::now());
+                swarm
+                    .behaviour_mut()
+                    .gater
+                    .state_mut()
+                    .restore(data.gater, SystemTime::now());
+                // Banned peers stay out of the gossip mesh until their ban ends.
+                let banned: Vec<PeerId> = swarm
+                    .behaviour()
+                    .gater
+                    .state()
+                    .peer_bans()
+                    .map(|(p, _)| *p)
+                    .collect();
+                for peer in banned {
+                    swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
+                }
+                let known = data.peers.into_iter().map(|r| (r.peer, r)).collect();
+                (known, Some(StoreWriter::spawn(path.clone())))
+            }
+            None => (HashMap::new(), None),
+        };
+        for record in known_peers.values() {
+            // Known peers with a dialable address are candidates again after a restart.
+            if let Some(addr) = record.addresses.first().and_then(|a| a.parse().ok()) {
+                planner.add_candidate(
+                    DialCandidate {
+                        peer_id: record.peer,
+                        addr,
+                        enr: record.enr.clone(),
+                    },
+                    now,
+                );
+            }
+        }
+
+        let checker = PayloadChecker::new(config.chain, config.signer.clone())
+            .with_timestamp_threshold(config.timestamp_threshold);
+        let (commands_tx, commands) = mpsc::channel(1024);
+        let (checked_tx, checked_rx) = mpsc::unbounded_channel();
+        let (payloads, payload_rx) = mpsc::channel(config.payload_buffer.max(1));
+        let (events, _) = broadcast::channel(1024);
+        let handle = GossipHandle::new(commands_tx, *swarm.local_peer_id(), events.clone());
+        let mut maintenance = tokio::time::interval(config.maintenance_interval);
+        maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ChainConfig {
+            chain_id, forks, ..
+        } = config.chain;
+        let driver = Self {
+            swarm,
+            chain_id,
+            forks,
+            topics,
+            validator: BlockValidator::from_checker(checker.clone()),
+            checker: Arc::new(checker),
+            sequencer_key: config.sequencer_key,
+            commands,
+            checked_tx,
+            checked_rx,
+            payloads,
+            events,
+            candidates: None,
+            pending_validations: 0,
+            max_pending_validations: config.max_pending_validations.max(1),
+            peers: PeerTable::default(),
+            planner,
+            bans: config.bans,
+            known_peers,
+            store,
+            store_dirty: false,
+            stats: GossipStats::default(),
+            pending_dials: HashMap::new(),
+            listen_addrs: Vec::new(),
+            pending_listen_replies: Vec::new(),
+            maintenance,
+        };
+        Ok((driver, handle, ReceiverStream::new(payload_rx)))
+    }
+
+    /// Feeds dialable peers (from discovery) into the peer-count targets.
+    pub fn with_candidates(mut self, candidates: mpsc::Receiver<DialCandidate>) -> Self {
+        self.candidates = Some(candidates);
+        self
+    }
+
+    /// Runs the event loop until shut down or until every handle is dropped, then flushes the
+    /// peerstore.
+    pub async fn run(mut self) {
+        info!(peer_id = %self.swarm.local_peer_id(), chain_id = self.chain_id, "gossip driver started");
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some(checked) = self.checked_rx.recv() => self.on_checked(checked),
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { done }) => {
+                        self.persist(true).await;
+                        let _ = done.send(());
+                        break;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => {
+                        self.persist(true).await;
+                        break;
+                    }
+                },
+                Some(candidate) = next_candidate(&mut self.candidates) => self.on_candidate(candidate),
+                _ = self.maintenance.tick() => self.maintain(),
+            }
+        }
+        info!("gossip driver stopped");
+    }
+
+    fn on_candidate(&mut self, candidate: DialCandidate) {
+        if candidate.peer_id == *self.swarm.local_peer_id() {
+            return;
+        }
+        let record = self
+            .known_peers
+            .entry(candidate.peer_id)
+            .or_insert_with(|| empty_record(candidate.peer_id));
+        record.enr.clone_from(&candidate.enr);
+        record.addresses = vec![candidate.addr.to_string()];
+        record.updated = SystemTime::now();
+        self.store_dirty = true;
+        let below_target = self.peers.len() < self.planner.limits().lo;
+        self.planner.add_candidate(candidate, Instant::now());
+        if below_target {
+            self.run_plan();
+        }
+    }
+
+    fn stats(&self) -> GossipStats {
+        GossipStats {
+            connected_peers: self.peers.len() as u64,
+            known_candidates: self.planner.candidates_len() as u64,
+            ..self.stats
+        }
+    }
+
+    fn emit(&self, event: NetworkEvent) {
+        // No receivers is fine; lagging receivers lose the oldest events.
+        let _ = self.events.send(event);
+    }
+}
+
+async fn next_candidate(rx: &mut Option<mpsc::Receiver<DialCandidate>>) -> Option<DialCandidate> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn empty_record(peer: PeerId) -> PeerRecord {
+    PeerRecord {
+        peer,
+        score: None,
+        enr: None,
+        chain_id: None,
+        addresses: Vec::new(),
+        agent: None,
+        updated: SystemTime::now(),
+    }
+}
+
+/// Seconds since the unix epoch (0 for a clock before 1970).
+pub fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}

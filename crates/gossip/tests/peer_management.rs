@@ -1,0 +1,331 @@
+//! Peer targets, the gater, automatic bans and the peerstore, on real swarms over loopback.
+
+mod common;
+
+use std::{net::IpAddr, time::Duration};
+
+use common::*;
+use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr};
+use opmesh_gossip::{
+    builder::{BlockSpec, InvalidKind},
+    DialCandidate, GateOp, GossipConfig, NetworkEvent, PayloadVersion, PeerLimits,
+};
+
+fn fast(config: &mut GossipConfig) {
+    config.maintenance_interval = Duration::from_millis(100);
+}
+
+fn tcp_addr(node: &TestNode) -> Multiaddr {
+    node.addr
+        .iter()
+        .filter(|p| !matches!(p, Protocol::P2p(_)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_publishing_bad_signatures_is_banned_while_honest_blocks_flow() {
+    let sequencer = spawn_node(true, fast).await;
+    let mut honest = Vec::new();
+    for _ in 0..3 {
+        let node = spawn_node(false, fast).await;
+        node.handle.dial(sequencer.addr.clone()).await.unwrap();
+        honest.push(node);
+    }
+    honest[1].handle.dial(honest[0].addr.clone()).await.unwrap();
+    let attacker = spawn_node(false, fast).await;
+    attacker.handle.dial(honest[0].addr.clone()).await.unwrap();
+    for node in &honest {
+        wait_subscribed(&node.handle, 1).await;
+    }
+    wait_subscribed(&attacker.handle, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut bans = honest[0].handle.subscribe_events();
+
+    let builder = builder();
+    let attack = tokio::spawn({
+        let attacker = attacker.handle.clone();
+        async move {
+            for n in 0..20u64 {
+                let junk = builder.invalid(
+                    InvalidKind::BadSignature,
+                    PayloadVersion::V4,
+                    &BlockSpec::new(1000 + n, now(), 2),
+                );
+                let _ = attacker.publish_raw(PayloadVersion::V4, junk).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    for n in 1..=10u64 {
+        let (payload, root) =
+            common::builder().payload(PayloadVersion::V4, &BlockSpec::new(n, now(), 3));
+        sequencer
+            .handle
+            .sign_and_publish(payload, root)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Banned within the bound, and told as an event.
+    let banned = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(NetworkEvent::PeerBanned { peer, .. }) = bans.recv().await {
+                return peer;
+            }
+        }
+    })
+    .await
+    .expect("attacker banned within 10 s");
+    assert_eq!(banned, attacker.peer_id());
+    attack.await.unwrap();
+    eventually(Duration::from_secs(5), "attacker disconnected", || async {
+        !honest[0]
+            .handle
+            .peers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.peer_id == attacker.peer_id())
+    })
+    .await;
+    // Every honest node received every valid block.
+    for (i, node) in honest.iter().enumerate() {
+        eventually(Duration::from_secs(5), "honest delivery", || async {
+            node.handle.stats().await.unwrap().accepted == 10
+        })
+        .await;
+        assert_eq!(node.handle.stats().await.unwrap().accepted, 10, "node {i}");
+    }
+    // Reconnection is refused after the handshake, and no connection stays up.
+    let denied_before = honest[0].handle.stats().await.unwrap().accepts_denied;
+    let _ = attacker.handle.dial(honest[0].addr.clone()).await;
+    eventually(Duration::from_secs(5), "reconnection refused", || async {
+        honest[0].handle.stats().await.unwrap().accepts_denied > denied_before
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!honest[0]
+        .handle
+        .peers()
+        .await
+        .unwrap()
+        .iter()
+        .any(|p| p.peer_id == attacker.peer_id()));
+    let lists = honest[0].handle.block_lists().await.unwrap();
+    assert_eq!(
+        lists
+            .banned_peers
+            .iter()
+            .map(|(p, _)| *p)
+            .collect::<Vec<_>>(),
+        vec![attacker.peer_id()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_ip_is_refused_before_the_handshake() {
+    let target = spawn_node(false, fast).await;
+    let dialer = spawn_node(false, fast).await;
+    target
+        .handle
+        .gate(GateOp::BlockIp("127.0.0.1".parse::<IpAddr>().unwrap()))
+        .await
+        .unwrap();
+    assert!(dialer.handle.dial(target.addr.clone()).await.is_err());
+    let stats = target.handle.stats().await.unwrap();
+    assert_eq!((stats.accepts_denied, stats.accepts_allowed), (1, 0));
+    // Blocking a subnet closes live connections from inside it.
+    target
+        .handle
+        .gate(GateOp::UnblockIp("127.0.0.1".parse().unwrap()))
+        .await
+        .unwrap();
+    dialer
+        .handle
+        .dial(target.addr.clone())
+        .await
+        .expect("allowed again");
+    target
+        .handle
+        .gate(GateOp::BlockSubnet("127.0.0.0/8".parse().unwrap()))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "connection closed", || async {
+        target.handle.peers().await.unwrap().is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_a_peer_closes_and_refuses_it() {
+    let target = spawn_node(false, fast).await;
+    let other = spawn_node(false, fast).await;
+    other.handle.dial(target.addr.clone()).await.unwrap();
+    target
+        .handle
+        .gate(GateOp::BlockPeer(other.peer_id()))
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "blocked peer disconnected",
+        || async { target.handle.peers().await.unwrap().is_empty() },
+    )
+    .await;
+    // Outbound dials to it are refused by the gater.
+    let err = target.handle.dial(other.addr.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("blocked"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bans_and_block_lists_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("opmesh-peerstore-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("peerstore.json");
+    let key = Keypair::generate_secp256k1();
+    let blocked = libp2p::PeerId::random();
+    let with_store = |c: &mut GossipConfig| {
+        fast(c);
+        c.keypair = key.clone();
+        c.peerstore_path = Some(path.clone());
+    };
+    let node = spawn_node(false, with_store).await;
+    node.handle.gate(GateOp::BlockPeer(blocked)).await.unwrap();
+    node.handle
+        .gate(GateOp::BlockSubnet("10.0.0.0/8".parse().unwrap()))
+        .await
+        .unwrap();
+    node.handle
+        .gate(GateOp::BlockIp("192.0.2.1".parse().unwrap()))
+        .await
+        .unwrap();
+    node.handle.shutdown().await;
+    assert!(path.exists(), "peerstore written at shutdown");
+
+    let restarted = spawn_node(false, with_store).await;
+    let lists = restarted.handle.block_lists().await.unwrap();
+    assert_eq!(lists.peers, vec![blocked]);
+    assert_eq!(lists.subnets, vec!["10.0.0.0/8".parse().unwrap()]);
+    assert_eq!(lists.ips, vec!["192.0.2.1".parse::<IpAddr>().unwrap()]);
+    restarted.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovered_peers_fill_up_to_lo_and_never_past_hi() {
+    let limits = PeerLimits {
+        lo: 3,
+        hi: 5,
+        grace: Duration::from_millis(200),
+        max_concurrent_dials: 4,
+    };
+    let mut nodes = Vec::new();
+    for _ in 0..8 {
+        nodes.push(
+            spawn_node(false, |c| {
+                fast(c);
+                c.peer_limits = limits;
+            })
+            .await,
+        );
+    }
+    // Every node learns of every other, as discovery would tell it.
+    for node in &nodes {
+        for other in &nodes {
+            if other.peer_id() != node.peer_id() {
+                let candidate = DialCandidate {
+                    peer_id: other.peer_id(),
+                    addr: tcp_addr(other),
+                    enr: None,
+                };
+                node.handle.add_candidate(candidate).await.unwrap();
+            }
+        }
+    }
+    eventually(
+        Duration::from_secs(15),
+        "every node has lo..=hi peers",
+        || async {
+            let mut ok = true;
+            for node in &nodes {
+                let n = node.handle.stats().await.unwrap().connected_peers;
+                ok &= (3..=5).contains(&n);
+            }
+            ok
+        },
+    )
+    .await;
+    // And it stays that way.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for node in &nodes {
+        let n = node.handle.stats().await.unwrap().connected_peers;
+        assert!(n <= 5, "{n} peers");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_peer_is_redialed_after_it_restarts_and_survives_trimming() {
+    let key = Keypair::generate_secp256k1();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
+    let static_config = |c: &mut GossipConfig| {
+        fast(c);
+        c.keypair = key.clone();
+        c.listen_addrs = vec![listen.clone()];
+    };
+    let peer = spawn_node(false, static_config).await;
+    let static_addr = peer.addr.clone();
+    let hub = spawn_node(false, |c| {
+        fast(c);
+        c.static_peers = vec![static_addr.clone()];
+        c.peer_limits = PeerLimits {
+            lo: 1,
+            hi: 2,
+            grace: Duration::from_millis(100),
+            max_concurrent_dials: 4,
+        };
+    })
+    .await;
+    let connected_to_static = || async {
+        hub.handle
+            .peers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.peer_id == peer.peer_id())
+    };
+    eventually(
+        Duration::from_secs(5),
+        "static peer dialed at start",
+        connected_to_static,
+    )
+    .await;
+    // Crowd the hub past hi: trimming must spare the static peer.
+    let mut crowd = Vec::new();
+    for _ in 0..4 {
+        let node = spawn_node(false, fast).await;
+        node.handle.dial(hub.addr.clone()).await.unwrap();
+        crowd.push(node);
+    }
+    eventually(Duration::from_secs(5), "trimmed to lo", || async {
+        hub.handle.stats().await.unwrap().connected_peers <= 2
+    })
+    .await;
+    assert!(connected_to_static().await, "static peer was trimmed");
+    // Restart the static peer on the same address: the hub redials it.
+    peer.handle.shutdown().await;
+    eventually(Duration::from_secs(5), "static peer gone", || async {
+        !connected_to_static().await
+    })
+    .await;
+    let _restarted = spawn_node(false, static_config).await;
+    eventually(
+        Duration::from_secs(15),
+        "static peer redialed",
+        connected_to_static,
+    )
+    .await;
+}
