@@ -8,6 +8,7 @@
 //! - [`GossipDriver`] / [`GossipHandle`]: the libp2p swarm and the cheap handle that drives it.
 #![deny(missing_docs)]
 
+mod bandwidth;
 mod behaviour;
 pub mod builder;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod scoring;
 pub mod topic;
 pub mod validation;
 
+pub use bandwidth::BandwidthCounters;
 pub use behaviour::BehaviourError;
 pub use config::{BanConfig, GossipConfig, MeshParams};
 pub use connections::{DialCandidate, PeerLimits};

@@ -76,6 +76,10 @@ pub struct GossipStats {
     pub bans: u64,
     /// Bans that ran out.
     pub unbans: u64,
+    /// Bytes received on all connections.
+    pub bytes_in: u64,
+    /// Bytes sent on all connections.
+    pub bytes_out: u64,
 }
 
 #[derive(Debug)]

@@ -202,6 +202,11 @@ async fn identify_reports_the_agent_and_a_full_consumer_never_stalls_the_swarm()
     wait_subscribed(&sequencer.handle, 1).await;
     wait_subscribed(&receiver.handle, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = receiver.handle.stats().await.unwrap();
+    assert!(
+        stats.bytes_in > 0 && stats.bytes_out > 0,
+        "bandwidth counted: {stats:?}"
+    );
     let peers = receiver.handle.peers().await.unwrap();
     assert!(
         peers[0]

@@ -138,7 +138,12 @@ impl GossipDriver {
                     .behaviour_mut()
                     .gossipsub
                     .publish(topic, data)
-                    .map(|_| len)
+                    .map(|_| {
+                        opmesh_metrics::record_gossip_event(
+                            opmesh_metrics::GossipEventType::Published,
+                        );
+                        len
+                    })
                     .map_err(|e| GossipError::Publish(e.to_string()));
                 let _ = reply.send(result);
             }
@@ -250,6 +255,8 @@ impl GossipDriver {
             .publish(topic, block.message)
             .map_err(|e| GossipError::Publish(e.to_string()))?;
         self.stats.published += 1;
+        opmesh_metrics::record_published();
+        opmesh_metrics::record_gossip_event(opmesh_metrics::GossipEventType::Published);
         debug!(number = published.number, hash = %published.hash, "published block");
         Ok(published)
     }

@@ -15,6 +15,9 @@ use crate::{connections::Connected, events::NetworkEvent};
 /// Most peer records kept in the peerstore; the least recently updated go first.
 const MAX_KNOWN_PEERS: usize = 2048;
 
+/// How often peer scores are sampled into the `opmesh_peer_scores` histogram.
+const SCORE_INSPECTION_PERIOD: std::time::Duration = std::time::Duration::from_secs(15);
+
 impl GossipDriver {
     pub(super) fn maintain(&mut self) {
         let now = SystemTime::now();
@@ -26,6 +29,7 @@ impl GossipDriver {
                 .gossipsub
                 .remove_blacklisted_peer(&peer);
             self.stats.unbans += 1;
+            opmesh_metrics::record_unban();
             self.store_dirty = true;
             self.emit(NetworkEvent::PeerUnbanned { peer });
         }
@@ -36,12 +40,31 @@ impl GossipDriver {
             self.ban_low_scores(now);
         }
         self.run_plan();
+        self.export_gauges();
         if self.store_dirty {
             self.store_dirty = false;
             let snapshot = self.snapshot(now);
             if let Some(store) = &self.store {
                 store.submit(snapshot);
             }
+        }
+    }
+
+    /// Bandwidth totals every tick; a peer-score histogram sample every 15 s (op-node's
+    /// inspection period).
+    fn export_gauges(&mut self) {
+        use opmesh_metrics::BandwidthDirection;
+        opmesh_metrics::set_bandwidth_total(BandwidthDirection::In, self.bandwidth.inbound());
+        opmesh_metrics::set_bandwidth_total(BandwidthDirection::Out, self.bandwidth.outbound());
+        if self.last_score_inspection.elapsed() >= SCORE_INSPECTION_PERIOD {
+            self.last_score_inspection = Instant::now();
+            let gossipsub = &self.swarm.behaviour().gossipsub;
+            let scores: Vec<f64> = self
+                .peers
+                .connected_at()
+                .filter_map(|(p, _)| gossipsub.peer_score(&p))
+                .collect();
+            opmesh_metrics::record_peer_scores(scores);
         }
     }
 
@@ -62,6 +85,7 @@ impl GossipDriver {
                 warn!(%peer, score, "banning peer below the score threshold");
                 self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
                 self.stats.bans += 1;
+                opmesh_metrics::record_ban();
                 self.store_dirty = true;
                 self.emit(NetworkEvent::PeerBanned { peer, until });
             }

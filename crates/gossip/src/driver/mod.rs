@@ -13,7 +13,11 @@ use std::{
 };
 
 use futures::StreamExt;
-use libp2p::{gossipsub::MessageId, noise, tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder};
+use libp2p::{
+    core::{upgrade, Transport},
+    gossipsub::MessageId,
+    noise, tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
+};
 use op_alloy_rpc_types_engine::OpNetworkPayloadEnvelope;
 use opmesh_peers::store::{self, PeerRecord, StoreWriter};
 use opmesh_primitives::{ChainConfig, ForkSchedule};
@@ -25,6 +29,7 @@ pub(crate) use commands::Command;
 pub use commands::{BlockLists, GateOp};
 
 use crate::{
+    bandwidth::{BandwidthCounters, CountingStream},
     behaviour::{Behaviour, BehaviourError},
     config::{BanConfig, GossipConfig},
     connections::{ConnectionPlanner, DialCandidate},
@@ -78,6 +83,8 @@ struct Checked {
     message_id: MessageId,
     source: PeerId,
     received_at: SystemTime,
+    version: PayloadVersion,
+    duration: std::time::Duration,
     outcome: Result<ValidatedBlock, Invalid>,
 }
 
@@ -110,6 +117,8 @@ pub struct GossipDriver {
     listen_addrs: Vec<Multiaddr>,
     pending_listen_replies: Vec<oneshot::Sender<Vec<Multiaddr>>>,
     maintenance: tokio::time::Interval,
+    bandwidth: BandwidthCounters,
+    last_score_inspection: Instant,
 }
 
 impl GossipDriver {
@@ -120,13 +129,21 @@ impl GossipDriver {
     ) -> Result<(Self, GossipHandle, PayloadStream), GossipSetupError> {
         let topics = BlockTopics::new(config.chain.chain_id);
         let behaviour = Behaviour::new(&config, &topics)?;
+        let bandwidth = BandwidthCounters::default();
+        let counters = bandwidth.clone();
         let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
             .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )
+            .with_other_transport(move |key| {
+                let counters = counters.clone();
+                let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+                    .map(move |stream, _| CountingStream::new(stream, counters.clone()));
+                let noise = noise::Config::new(key)
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+                Ok(tcp
+                    .upgrade(upgrade::Version::V1)
+                    .authenticate(noise)
+                    .multiplex(yamux::Config::default()))
+            })
             .map_err(|e| GossipSetupError::Transport(e.to_string()))?
             .with_behaviour(|_| behaviour)
             .map_err(|e| GossipSetupError::Transport(e.to_string()))?
@@ -237,6 +254,8 @@ impl GossipDriver {
             listen_addrs: Vec::new(),
             pending_listen_replies: Vec::new(),
             maintenance,
+            bandwidth,
+            last_score_inspection: Instant::now(),
         };
         Ok((driver, handle, ReceiverStream::new(payload_rx)))
     }
@@ -297,6 +316,8 @@ impl GossipDriver {
         GossipStats {
             connected_peers: self.peers.len() as u64,
             known_candidates: self.planner.candidates_len() as u64,
+            bytes_in: self.bandwidth.inbound(),
+            bytes_out: self.bandwidth.outbound(),
             ..self.stats
         }
     }

@@ -11,6 +11,7 @@ use libp2p::{
     swarm::{DialError, ListenError, SwarmEvent},
     PeerId,
 };
+use opmesh_metrics::{self as metrics, GossipEventType};
 use opmesh_peers::Denial;
 use tracing::{debug, info, trace};
 
@@ -62,11 +63,14 @@ impl GossipDriver {
                 debug!(%peer_id, addr = %endpoint.get_remote_address(), "connected");
                 self.peers.connected(peer_id, connection_id, &endpoint);
                 if endpoint.is_dialer() {
+                    metrics::record_dial(true);
                     self.stats.dials_allowed += 1;
                     self.planner.dial_finished(&peer_id, true, Instant::now());
                 } else {
+                    metrics::record_accept(true);
                     self.stats.accepts_allowed += 1;
                 }
+                metrics::set_peer_count(self.peers.len() as u64);
                 for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -97,12 +101,14 @@ impl GossipDriver {
                         }
                     }
                     self.planner.disconnected(&peer_id, Instant::now());
+                    metrics::set_peer_count(self.peers.len() as u64);
                     self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 let denied = matches!(&error, DialError::Denied { .. });
                 if denied {
+                    metrics::record_dial(false);
                     self.stats.dials_denied += 1;
                 }
                 if let Some(peer_id) = peer_id {
@@ -125,6 +131,7 @@ impl GossipDriver {
                 ..
             } => {
                 if let ListenError::Denied { cause } = &error {
+                    metrics::record_accept(false);
                     self.stats.accepts_denied += 1;
                     let reason = cause
                         .downcast_ref::<Denial>()
@@ -154,6 +161,7 @@ impl GossipDriver {
                 message,
             } => {
                 self.stats.messages_received += 1;
+                metrics::record_gossip_event(GossipEventType::Message);
                 let Some(version) = self.topics.version_of(&message.topic) else {
                     // The subscription filter makes this unreachable for honest peers.
                     self.report(&message_id, &propagation_source, Verdict::Reject);
@@ -161,6 +169,7 @@ impl GossipDriver {
                 };
                 if self.pending_validations >= self.max_pending_validations {
                     self.stats.throttled += 1;
+                    metrics::record_gossip_event(GossipEventType::Throttled);
                     self.report(&message_id, &propagation_source, Verdict::Ignore);
                     return;
                 }
@@ -170,17 +179,22 @@ impl GossipDriver {
                 let received_at = SystemTime::now();
                 let now = unix_seconds(received_at);
                 tokio::task::spawn_blocking(move || {
+                    let started = Instant::now();
                     let outcome = checker.check(version, &message.data, now);
+                    let duration = started.elapsed();
                     // The receiver lives as long as the driver; a send error means shutdown.
                     let _ = results.send(Checked {
                         message_id,
                         source: propagation_source,
                         received_at,
+                        version,
+                        duration,
                         outcome,
                     });
                 });
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
+                metrics::record_gossip_event(GossipEventType::Subscribed);
                 if let (Some(state), Some(v)) =
                     (self.peers.get_mut(&peer_id), self.topics.version_of(&topic))
                 {
@@ -188,13 +202,21 @@ impl GossipDriver {
                 }
             }
             gossipsub::Event::Unsubscribed { peer_id, topic } => {
+                metrics::record_gossip_event(GossipEventType::Unsubscribed);
                 if let (Some(state), Some(v)) =
                     (self.peers.get_mut(&peer_id), self.topics.version_of(&topic))
                 {
                     state.topics.remove(&v);
                 }
             }
-            other => trace!(?other, "gossipsub event"),
+            gossipsub::Event::SlowPeer { peer_id, .. } => {
+                metrics::record_gossip_event(GossipEventType::SlowPeer);
+                trace!(%peer_id, "slow peer");
+            }
+            gossipsub::Event::GossipsubNotSupported { peer_id } => {
+                metrics::record_gossip_event(GossipEventType::NotSupported);
+                trace!(%peer_id, "peer does not speak gossipsub");
+            }
         }
     }
 
@@ -204,11 +226,18 @@ impl GossipDriver {
             message_id,
             source,
             received_at,
+            version,
+            duration,
             outcome,
         } = checked;
+        let metrics_version = metrics::Version::from_topic_index(version.topic_index());
         match outcome.and_then(|block| self.validator.record(block)) {
             Ok(block) => {
                 self.report(&message_id, &source, Verdict::Accept);
+                if let Some(v) = metrics_version {
+                    metrics::record_validation(v, metrics::Validation::Accept, duration);
+                }
+                metrics::record_block_delay(received_at, block.timestamp());
                 let block_ref = block.block_ref();
                 debug!(number = block_ref.number, hash = %block_ref.hash, from = %source, "block accepted");
                 let payload = ReceivedPayload {
@@ -219,10 +248,18 @@ impl GossipDriver {
                 };
                 if self.payloads.try_send(payload).is_err() {
                     self.stats.payloads_dropped += 1;
+                    metrics::record_gossip_event(GossipEventType::PayloadDropped);
                 }
             }
             Err(invalid) => {
                 let verdict = invalid.verdict();
+                let outcome = match verdict {
+                    Verdict::Ignore => metrics::Validation::Ignore(invalid.reason.label()),
+                    _ => metrics::Validation::Reject(invalid.reason.label()),
+                };
+                if let Some(v) = metrics_version {
+                    metrics::record_validation(v, outcome, duration);
+                }
                 debug!(reason = %invalid.reason, %verdict, from = %source, block = ?invalid.block, "block not accepted");
                 self.report(&message_id, &source, verdict);
             }
