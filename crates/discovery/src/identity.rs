@@ -214,6 +214,20 @@ pub fn peer_id_from_public_key(key: &CombinedPublicKey) -> Result<PeerId, PeerId
     }
 }
 
+/// The discv5 node id of a peer whose libp2p id embeds a secp256k1 key (every opmesh, op-node
+/// and kona peer id does). `None` for any other kind of peer id.
+pub fn node_id_from_peer_id(peer: &PeerId) -> Option<NodeId> {
+    let multihash = peer.as_ref();
+    // Peer ids of small keys are "identity" multihashes: the protobuf-encoded key itself.
+    if multihash.code() != 0 {
+        return None;
+    }
+    let public = identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
+    let secp = public.try_into_secp256k1().ok()?;
+    let key = enr::k256::ecdsa::VerifyingKey::from_sec1_bytes(&secp.to_bytes()).ok()?;
+    Some(NodeId::from(CombinedPublicKey::Secp256k1(key)))
+}
+
 /// The libp2p peer id of the node that signed `enr`.
 pub fn peer_id_from_enr(enr: &Enr) -> Result<PeerId, PeerIdError> {
     peer_id_from_public_key(&enr.public_key())

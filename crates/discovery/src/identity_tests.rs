@@ -135,3 +135,13 @@ fn ed25519_records_have_no_peer_id() {
     assert_eq!(peer_id_from_enr(&enr), Err(PeerIdError::NotSecp256k1));
     assert_eq!(enr_to_multiaddr(&enr), Err(EnrRejection::BadKey));
 }
+
+#[test]
+fn node_id_is_recovered_from_the_peer_id() {
+    let identity = NodeIdentity::generate();
+    assert_eq!(
+        node_id_from_peer_id(&identity.peer_id()),
+        Some(identity.node_id())
+    );
+    assert_eq!(node_id_from_peer_id(&PeerId::random()), None);
+}

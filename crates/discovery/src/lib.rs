@@ -32,8 +32,8 @@ pub use driver::DiscoveryDriver;
 pub use enr::{check_enr, EnrRejection, OpStackEnr, OPSTACK_ENR_KEY};
 pub use handle::{spawn, DiscoveryHandle, DriverGone};
 pub use identity::{
-    enr_to_multiaddr, peer_id_from_enr, peer_id_from_public_key, IdentityError, NodeIdentity,
-    PeerIdError,
+    enr_to_multiaddr, node_id_from_peer_id, peer_id_from_enr, peer_id_from_public_key,
+    IdentityError, NodeIdentity, PeerIdError,
 };
 pub use local_enr::{build_local_enr, initial_enr_seq};
 pub use netrestrict::NetRestrict;

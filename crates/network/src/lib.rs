@@ -1,0 +1,37 @@
+//! The OP Stack P2P stack in one piece, for embedding in a rollup node.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use futures::StreamExt;
+//! use opmesh_discovery::NodeIdentity;
+//! use opmesh_network::{Network, NetworkConfig};
+//! use opmesh_primitives::ChainConfig;
+//!
+//! let config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
+//! let (network, mut payloads) = Network::builder(config).build()?.start().await?;
+//! while let Some(payload) = payloads.next().await {
+//!     println!("block {}", payload.envelope.payload.block_number());
+//! }
+//! network.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! [`Network::builder`] takes a [`NetworkConfig`]; [`NetworkBuilder::build`] binds the
+//! gossip listener; [`Network::start`] runs the gossip and discovery drivers and returns a
+//! [`NetworkHandle`] (publish, peers, block lists, signer updates) and the stream of validated
+//! payloads. [`RpcBackend`] serves the `opp2p_*` admin API from a handle.
+#![deny(missing_docs)]
+
+mod bridge;
+mod config;
+mod handle;
+mod network;
+mod rpc_backend;
+
+pub use config::NetworkConfig;
+pub use handle::NetworkHandle;
+pub use network::{Network, NetworkBuilder, NetworkError};
+pub use rpc_backend::RpcBackend;
+
+pub use opmesh_discovery as discovery;
+pub use opmesh_gossip as gossip;
