@@ -1,6 +1,9 @@
 //! `opmesh`: the OP Stack rollup-node P2P layer as a standalone binary.
 
 mod chain_args;
+mod logging;
+mod node;
+mod p2p;
 mod validate;
 
 use std::process::ExitCode;
@@ -17,15 +20,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a P2P node: discovery, gossip, peer management, admin RPC, metrics.
+    Node(Box<node::NodeArgs>),
     /// Validate captured gossip messages: reads `TOPIC HEX` lines on stdin, prints one JSON
     /// verdict per line.
     Validate(validate::ValidateArgs),
+    /// Node key utilities.
+    #[command(subcommand)]
+    P2p(p2p::P2pCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Validate(args) => validate::run(args),
+        Command::Validate(args) => validate::run(args).map_err(|e| e.to_string()),
+        Command::P2p(command) => p2p::run(command)
+            .map(|out| println!("{out}"))
+            .map_err(|e| e.to_string()),
+        Command::Node(args) => run_node(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -34,4 +46,13 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run_node(args: node::NodeArgs) -> Result<(), String> {
+    logging::init(&args.log_level, args.log_format).map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(node::run(args)).map_err(|e| e.to_string())
 }

@@ -1,0 +1,130 @@
+//! From flags to a [`NetworkConfig`], with every bad value reported against its flag.
+
+use std::path::PathBuf;
+
+use libp2p::{multiaddr::Protocol, Multiaddr};
+use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
+use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, PeerLimits};
+use opmesh_network::NetworkConfig;
+use opmesh_peers::GaterConfig;
+
+use super::{CliError, NodeArgs};
+
+/// Builds the network configuration, validating every flag.
+pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
+    let chain = args.chain.resolve().map_err(|e| CliError(e.to_string()))?;
+    let identity = match &args.priv_raw {
+        Some(raw) => {
+            NodeIdentity::from_hex(raw).map_err(|e| CliError::flag("--p2p.priv.raw", e))?
+        }
+        None => NodeIdentity::load_or_create(&args.priv_path)
+            .map_err(|e| CliError::flag("--p2p.priv.path", e))?,
+    };
+    let bootnodes = args
+        .bootnodes
+        .iter()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| {
+            b.trim()
+                .parse::<Bootnode>()
+                .map_err(|e| CliError::flag("--p2p.bootnodes", format!("{b}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let netrestrict = args
+        .netrestrict
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(|n| {
+            n.parse::<NetRestrict>()
+                .map_err(|e| CliError::flag("--p2p.netrestrict", format!("{n}: {e}")))
+        })
+        .transpose()?;
+    let static_peers = args
+        .static_peers
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            let addr: Multiaddr = s
+                .trim()
+                .parse()
+                .map_err(|e| CliError::flag("--p2p.static", format!("{s}: {e}")))?;
+            match addr.iter().last() {
+                Some(Protocol::P2p(_)) => Ok(addr),
+                _ => Err(CliError::flag(
+                    "--p2p.static",
+                    format!("{s}: must end in /p2p/<peer id>"),
+                )),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.peers_lo > args.peers_hi {
+        return Err(CliError::flag(
+            "--p2p.peers.lo",
+            format!(
+                "{} must not exceed --p2p.peers.hi {}",
+                args.peers_lo, args.peers_hi
+            ),
+        ));
+    }
+    let sequencer_key = args
+        .sequencer_key
+        .as_deref()
+        .map(|k| SequencerKey::from_hex(k).map_err(|e| CliError::flag("--p2p.sequencer.key", e)))
+        .transpose()?;
+    if !(args.mesh_lo <= args.mesh_d && args.mesh_d <= args.mesh_dhi) {
+        return Err(CliError::flag(
+            "--p2p.gossip.mesh.d",
+            "mesh parameters must satisfy lo <= d <= dhi",
+        ));
+    }
+    let discovery_table = TableLocation::from_flag(&args.discovery_path);
+
+    let mut config = NetworkConfig::new(chain, identity);
+    config.listen_ip = args.listen_ip;
+    config.tcp_port = args.listen_tcp;
+    config.udp_port = args.listen_udp;
+    config.advertise_ip = args.advertise_ip;
+    config.advertise_tcp = args.advertise_tcp;
+    config.advertise_udp = args.advertise_udp;
+    config.bootnodes = bootnodes;
+    config.discovery = !args.no_discovery;
+    config.discovery_table = discovery_table;
+    config.netrestrict = netrestrict;
+    config.static_peers = static_peers;
+    config.peerstore_path = peerstore_file(&args.peerstore_path);
+    config.unsafe_block_signer = args.unsafe_block_signer;
+    config.sequencer_key = sequencer_key;
+    config.peer_limits = PeerLimits {
+        lo: args.peers_lo,
+        hi: args.peers_hi,
+        grace: args.peers_grace,
+        ..PeerLimits::default()
+    };
+    config.scoring = args.scoring;
+    config.bans = BanConfig {
+        enabled: args.ban_peers,
+        threshold: args.ban_threshold,
+        duration: args.ban_duration,
+    };
+    config.gater = GaterConfig {
+        redial_limit: (args.redial > 0).then_some(args.redial),
+        redial_period: args.redial_period,
+        ..GaterConfig::default()
+    };
+    config.mesh = MeshParams {
+        d: args.mesh_d,
+        d_lo: args.mesh_lo,
+        d_hi: args.mesh_dhi,
+        d_lazy: args.mesh_dlazy,
+        flood_publish: args.flood_publish,
+        ..MeshParams::default()
+    };
+    config.timestamp_threshold = args.timestamp_threshold;
+    config.dial_timeout = args.dial_timeout;
+    Ok(config)
+}
+
+/// `--p2p.peerstore.path`: a directory holding `peerstore.json`, or `memory`.
+fn peerstore_file(flag: &str) -> Option<PathBuf> {
+    (flag != "memory").then(|| PathBuf::from(flag).join("peerstore.json"))
+}

@@ -1,0 +1,247 @@
+//! `opmesh node` flags: op-node's names and defaults, each also read from `OPMESH_<FLAG>`.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use alloy_primitives::Address;
+use clap::{ArgAction, Args};
+use opmesh_primitives::parse_go_duration;
+
+use crate::chain_args::ChainArgs;
+
+/// Parses a port the way op-node does: 0 (any) or 1024 and up.
+fn port(text: &str) -> Result<u16, String> {
+    let port: u16 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a port number"))?;
+    if port != 0 && port < 1024 {
+        return Err(format!(
+            "port {port} is privileged; use 0 or 1024 and above"
+        ));
+    }
+    Ok(port)
+}
+
+fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n > 0 && n <= 1000 => Ok(n),
+        _ => Err(format!("{text:?} must be a whole number from 1 to 1000")),
+    }
+}
+
+/// Everything `opmesh node` accepts.
+#[derive(Debug, Clone, Args)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    pub chain: ChainArgs,
+
+    // ---- identity and listening ----
+    /// File holding the node's secp256k1 key as hex; created (mode 0600) if absent.
+    #[arg(
+        long = "p2p.priv.path",
+        env = "OPMESH_P2P_PRIV_PATH",
+        default_value = "opnode_p2p_priv.txt"
+    )]
+    pub priv_path: PathBuf,
+    /// The node key as hex, instead of --p2p.priv.path.
+    #[arg(long = "p2p.priv.raw", env = "OPMESH_P2P_PRIV_RAW", hide = true)]
+    pub priv_raw: Option<String>,
+    /// IP to listen on (TCP and UDP).
+    #[arg(
+        long = "p2p.listen.ip",
+        env = "OPMESH_P2P_LISTEN_IP",
+        default_value = "0.0.0.0"
+    )]
+    pub listen_ip: IpAddr,
+    /// TCP port for libp2p (0 = any free port).
+    #[arg(long = "p2p.listen.tcp", env = "OPMESH_P2P_LISTEN_TCP", default_value = "9222", value_parser = port)]
+    pub listen_tcp: u16,
+    /// UDP port for discv5 (0 = any free port).
+    #[arg(long = "p2p.listen.udp", env = "OPMESH_P2P_LISTEN_UDP", default_value = "9222", value_parser = port)]
+    pub listen_udp: u16,
+    /// IP to put in the ENR; turns off learning it from peers.
+    #[arg(long = "p2p.advertise.ip", env = "OPMESH_P2P_ADVERTISE_IP")]
+    pub advertise_ip: Option<IpAddr>,
+    /// TCP port to put in the ENR.
+    #[arg(long = "p2p.advertise.tcp", env = "OPMESH_P2P_ADVERTISE_TCP", value_parser = port)]
+    pub advertise_tcp: Option<u16>,
+    /// UDP port to put in the ENR.
+    #[arg(long = "p2p.advertise.udp", env = "OPMESH_P2P_ADVERTISE_UDP", value_parser = port)]
+    pub advertise_udp: Option<u16>,
+
+    // ---- discovery ----
+    /// Disable discv5.
+    #[arg(long = "p2p.no-discovery", env = "OPMESH_P2P_NO_DISCOVERY")]
+    pub no_discovery: bool,
+    /// Comma-separated ENRs or enode URLs to bootstrap discovery from.
+    #[arg(
+        long = "p2p.bootnodes",
+        env = "OPMESH_P2P_BOOTNODES",
+        value_delimiter = ','
+    )]
+    pub bootnodes: Vec<String>,
+    /// Comma-separated CIDRs: discovery talks only to these networks.
+    #[arg(long = "p2p.netrestrict", env = "OPMESH_P2P_NETRESTRICT")]
+    pub netrestrict: Option<String>,
+    /// Directory for the discovery table, or `memory`.
+    #[arg(
+        long = "p2p.discovery.path",
+        env = "OPMESH_P2P_DISCOVERY_PATH",
+        default_value = "opnode_discovery_db"
+    )]
+    pub discovery_path: String,
+
+    // ---- peers ----
+    /// Comma-separated multiaddrs (ending in /p2p/<id>) to stay connected to.
+    #[arg(long = "p2p.static", env = "OPMESH_P2P_STATIC", value_delimiter = ',')]
+    pub static_peers: Vec<String>,
+    /// Dial discovered peers while fewer are connected.
+    #[arg(
+        long = "p2p.peers.lo",
+        env = "OPMESH_P2P_PEERS_LO",
+        default_value = "20"
+    )]
+    pub peers_lo: usize,
+    /// Trim connections down to peers.lo above this.
+    #[arg(
+        long = "p2p.peers.hi",
+        env = "OPMESH_P2P_PEERS_HI",
+        default_value = "30"
+    )]
+    pub peers_hi: usize,
+    /// New connections are not trimmed during this period.
+    #[arg(long = "p2p.peers.grace", env = "OPMESH_P2P_PEERS_GRACE", default_value = "30s", value_parser = parse_go_duration)]
+    pub peers_grace: Duration,
+    /// Directory for the peerstore (bans, block lists, known peers), or `memory`.
+    #[arg(
+        long = "p2p.peerstore.path",
+        env = "OPMESH_P2P_PEERSTORE_PATH",
+        default_value = "opnode_peerstore_db"
+    )]
+    pub peerstore_path: String,
+    /// Peer scoring: light or none.
+    #[arg(
+        long = "p2p.scoring",
+        env = "OPMESH_P2P_SCORING",
+        default_value = "light"
+    )]
+    pub scoring: opmesh_gossip::ScoringMode,
+    /// Ban peers whose score falls below --p2p.ban.threshold.
+    #[arg(long = "p2p.ban.peers", env = "OPMESH_P2P_BAN_PEERS", default_value = "true", action = ArgAction::Set)]
+    pub ban_peers: bool,
+    /// Score below which a peer is banned.
+    #[arg(
+        long = "p2p.ban.threshold",
+        env = "OPMESH_P2P_BAN_THRESHOLD",
+        default_value = "-100",
+        allow_hyphen_values = true
+    )]
+    pub ban_threshold: f64,
+    /// How long a ban lasts (Go duration).
+    #[arg(long = "p2p.ban.duration", env = "OPMESH_P2P_BAN_DURATION", default_value = "1h", value_parser = parse_go_duration)]
+    pub ban_duration: Duration,
+    /// Dials of one peer allowed per --p2p.redial.period (0 = unlimited).
+    #[arg(long = "p2p.redial", env = "OPMESH_P2P_REDIAL", default_value = "500")]
+    pub redial: u32,
+    /// The period of --p2p.redial.
+    #[arg(long = "p2p.redial.period", env = "OPMESH_P2P_REDIAL_PERIOD", default_value = "1h", value_parser = parse_go_duration)]
+    pub redial_period: Duration,
+    /// Dial timeout.
+    #[arg(long = "p2p.timeout.dial", env = "OPMESH_P2P_TIMEOUT_DIAL", default_value = "10s", value_parser = parse_go_duration)]
+    pub dial_timeout: Duration,
+
+    // ---- gossip ----
+    /// The unsafe-block signer (without it, blocks are IGNOREd).
+    #[arg(
+        long = "p2p.unsafe.block.signer",
+        env = "OPMESH_P2P_UNSAFE_BLOCK_SIGNER"
+    )]
+    pub unsafe_block_signer: Option<Address>,
+    /// Hex secp256k1 key to sign published blocks with (sequencer).
+    #[arg(long = "p2p.sequencer.key", env = "OPMESH_P2P_SEQUENCER_KEY")]
+    pub sequencer_key: Option<String>,
+    /// Maximum age of gossiped blocks.
+    #[arg(long = "p2p.gossip.timestamp.threshold", env = "OPMESH_P2P_GOSSIP_TIMESTAMP_THRESHOLD", default_value = "60s", value_parser = parse_go_duration)]
+    pub timestamp_threshold: Duration,
+    /// Gossip mesh D.
+    #[arg(long = "p2p.gossip.mesh.d", env = "OPMESH_P2P_GOSSIP_MESH_D", default_value = "8", value_parser = positive, hide = true)]
+    pub mesh_d: usize,
+    /// Gossip mesh D_lo.
+    #[arg(long = "p2p.gossip.mesh.lo", env = "OPMESH_P2P_GOSSIP_MESH_LO", default_value = "6", value_parser = positive, hide = true)]
+    pub mesh_lo: usize,
+    /// Gossip mesh D_hi.
+    #[arg(long = "p2p.gossip.mesh.dhi", env = "OPMESH_P2P_GOSSIP_MESH_DHI", default_value = "12", value_parser = positive, hide = true)]
+    pub mesh_dhi: usize,
+    /// Gossip mesh D_lazy.
+    #[arg(long = "p2p.gossip.mesh.dlazy", env = "OPMESH_P2P_GOSSIP_MESH_DLAZY", default_value = "6", value_parser = positive, hide = true)]
+    pub mesh_dlazy: usize,
+    /// Publish to all topic peers, not only the mesh.
+    #[arg(
+        long = "p2p.gossip.mesh.floodpublish",
+        env = "OPMESH_P2P_GOSSIP_MESH_FLOODPUBLISH",
+        hide = true
+    )]
+    pub flood_publish: bool,
+
+    // ---- dev block producer ----
+    /// Produce a valid synthetic block every INTERVAL_MS and publish it (needs --p2p.sequencer.key).
+    #[arg(
+        long = "dev.blocks",
+        env = "OPMESH_DEV_BLOCKS",
+        value_name = "INTERVAL_MS"
+    )]
+    pub dev_blocks: Option<u64>,
+    /// Transactions per dev block.
+    #[arg(long = "dev.txs", env = "OPMESH_DEV_TXS", default_value = "0")]
+    pub dev_txs: usize,
+
+    // ---- RPC ----
+    /// Admin RPC listen address.
+    #[arg(
+        long = "rpc.addr",
+        env = "OPMESH_RPC_ADDR",
+        default_value = "127.0.0.1"
+    )]
+    pub rpc_addr: IpAddr,
+    /// Admin RPC port (HTTP and WebSocket).
+    #[arg(long = "rpc.port", env = "OPMESH_RPC_PORT", default_value = "9545")]
+    pub rpc_port: u16,
+    /// File with a 32-byte hex secret: require HS256 JWTs on the RPC.
+    #[arg(long = "rpc.jwt-secret", env = "OPMESH_RPC_JWT_SECRET")]
+    pub rpc_jwt_secret: Option<PathBuf>,
+
+    // ---- metrics ----
+    /// Serve Prometheus metrics.
+    #[arg(long = "metrics.enabled", env = "OPMESH_METRICS_ENABLED")]
+    pub metrics_enabled: bool,
+    /// Metrics listen address.
+    #[arg(
+        long = "metrics.addr",
+        env = "OPMESH_METRICS_ADDR",
+        default_value = "0.0.0.0"
+    )]
+    pub metrics_addr: IpAddr,
+    /// Metrics port.
+    #[arg(
+        long = "metrics.port",
+        env = "OPMESH_METRICS_PORT",
+        default_value = "7300"
+    )]
+    pub metrics_port: u16,
+
+    // ---- logs ----
+    /// Log level (error, warn, info, debug, trace) or a tracing filter.
+    #[arg(long = "log.level", env = "OPMESH_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format: text or json.
+    #[arg(long = "log.format", env = "OPMESH_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// `--log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}

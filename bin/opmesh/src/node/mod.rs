@@ -1,0 +1,140 @@
+//! `opmesh node`: discovery, gossip, peer management, admin RPC and metrics from flags.
+
+mod config;
+mod dev_producer;
+pub mod flags;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use futures::StreamExt;
+use opmesh_network::{Network, NetworkError, RpcBackend};
+use opmesh_rpc::{JwtSecret, RpcConfig, RpcError};
+use tokio::signal::unix::{signal, SignalKind};
+use tracing::info;
+
+pub use flags::NodeArgs;
+
+/// A startup failure, shown to the operator as one line naming the flag at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+impl CliError {
+    /// An error about `flag`.
+    pub fn flag(flag: &str, message: impl std::fmt::Display) -> Self {
+        Self(format!("{flag}: {message}"))
+    }
+}
+
+/// Runs the node until SIGINT or SIGTERM.
+pub async fn run(args: NodeArgs) -> Result<(), CliError> {
+    let config = config::network_config(&args)?;
+    let sequencer = config.sequencer_key.clone();
+    let chain = config.chain;
+    if args.dev_blocks.is_some() && sequencer.is_none() {
+        return Err(CliError::flag(
+            "--dev.blocks",
+            "needs --p2p.sequencer.key to sign blocks",
+        ));
+    }
+    if args.dev_blocks == Some(0) {
+        return Err(CliError::flag(
+            "--dev.blocks",
+            "the interval must be at least 1 ms",
+        ));
+    }
+
+    let metrics = if args.metrics_enabled {
+        let addr = SocketAddr::new(args.metrics_addr, args.metrics_port);
+        Some(opmesh_metrics::install(addr).map_err(|e| CliError::flag("--metrics.port", e))?)
+    } else {
+        None
+    };
+
+    let network = Network::builder(config).build().map_err(network_error)?;
+    let (network, mut payloads) = network.start().await.map_err(network_error)?;
+    let backend = RpcBackend::new(network.clone());
+    let mut rpc_config = RpcConfig::new(SocketAddr::new(args.rpc_addr, args.rpc_port));
+    if let Some(path) = &args.rpc_jwt_secret {
+        let secret =
+            JwtSecret::from_file(path).map_err(|e| CliError::flag("--rpc.jwt-secret", e))?;
+        rpc_config = rpc_config.with_jwt_secret(secret);
+    }
+    let rpc = match opmesh_rpc::start(rpc_config, Arc::new(backend.clone())).await {
+        Ok(rpc) => rpc,
+        Err(e) => {
+            network.shutdown().await;
+            return Err(match e {
+                RpcError::AddrInUse(addr) => {
+                    CliError::flag("--rpc.port", format!("address {addr} is already in use"))
+                }
+                other => CliError::flag("--rpc.addr", other),
+            });
+        }
+    };
+    info!(
+        peer_id = %network.peer_id(),
+        enr = network.local_enr().await.map(|e| e.to_base64()).unwrap_or_default(),
+        rpc = %format!("http://{}", rpc.local_addr()),
+        metrics = %metrics.as_ref().and_then(|m| m.listen_addr()).map(|a| format!("http://{a}/metrics")).unwrap_or_else(|| "off".into()),
+        chain_id = chain.chain_id,
+        "opmesh node running"
+    );
+
+    let notifier = tokio::spawn(async move {
+        while let Some(payload) = payloads.next().await {
+            backend.notify(&payload);
+        }
+    });
+    let producer = match (args.dev_blocks, sequencer) {
+        (Some(interval), Some(key)) => Some(tokio::spawn(dev_producer::run(
+            network.clone(),
+            chain,
+            key,
+            interval,
+            args.dev_txs,
+        ))),
+        _ => None,
+    };
+
+    wait_for_shutdown_signal().await;
+    info!("shutting down");
+    rpc.stop();
+    if let Some(producer) = producer {
+        producer.abort();
+    }
+    network.shutdown().await;
+    notifier.abort();
+    info!("stopped");
+    Ok(())
+}
+
+fn network_error(e: NetworkError) -> CliError {
+    match e {
+        NetworkError::Gossip(opmesh_gossip::GossipSetupError::Listen { addr, reason }) => {
+            CliError::flag(
+                "--p2p.listen.tcp",
+                format!("cannot listen on {addr}: {reason}"),
+            )
+        }
+        NetworkError::Gossip(opmesh_gossip::GossipSetupError::StaticPeer(addr)) => {
+            CliError::flag("--p2p.static", format!("{addr} must end in /p2p/<peer id>"))
+        }
+        NetworkError::Discovery(e) => CliError::flag("--p2p.listen.udp", e),
+        other => CliError(other.to_string()),
+    }
+}
+
+async fn wait_for_shutdown_signal() {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
