@@ -1,6 +1,7 @@
 //! `opmesh`: the OP Stack rollup-node P2P layer as a standalone binary.
 
 mod chain_args;
+mod devnet;
 mod logging;
 mod node;
 mod p2p;
@@ -25,6 +26,9 @@ enum Command {
     /// Validate captured gossip messages: reads `TOPIC HEX` lines on stdin, prints one JSON
     /// verdict per line.
     Validate(validate::ValidateArgs),
+    /// Run a whole local network on 127.0.0.1: N nodes, node 0 the bootnode and dev
+    /// sequencer, with a live view and a summary.
+    Devnet(devnet::DevnetArgs),
     /// Node key utilities.
     #[command(subcommand)]
     P2p(p2p::P2pCommand),
@@ -38,6 +42,7 @@ fn main() -> ExitCode {
             .map(|out| println!("{out}"))
             .map_err(|e| e.to_string()),
         Command::Node(args) => run_node(*args),
+        Command::Devnet(args) => run_devnet(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,4 +60,16 @@ fn run_node(args: node::NodeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     runtime.block_on(node::run(args)).map_err(|e| e.to_string())
+}
+
+fn run_devnet(args: devnet::DevnetArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    match runtime.block_on(devnet::run(args)) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("not every node received every block".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -1,7 +1,7 @@
 //! `opmesh node`: discovery, gossip, peer management, admin RPC and metrics from flags.
 
 mod config;
-mod dev_producer;
+pub mod dev_producer;
 pub mod flags;
 
 use std::{net::SocketAddr, sync::Arc};

@@ -1,0 +1,195 @@
+//! Following every node's validated payloads over its admin RPC WebSocket subscription.
+
+use std::{collections::BTreeMap, net::SocketAddr, time::Duration};
+
+use jsonrpsee::{core::client::SubscriptionClientT, rpc_params, ws_client::WsClientBuilder};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use crate::node::dev_producer::publish_time_ms;
+
+/// One block arriving at one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Which node.
+    pub node: usize,
+    /// Block number.
+    pub number: u64,
+    /// Receive time minus the publish time the dev block carries, in milliseconds.
+    pub delay_ms: Option<i64>,
+}
+
+/// Parses a `opp2p_subscribeUnsafePayloads` notification.
+pub fn parse_notification(node: usize, value: &Value) -> Option<Delivery> {
+    let payload = &value["envelope"]["executionPayload"];
+    let number = u64::from_str_radix(
+        payload["blockNumber"].as_str()?.trim_start_matches("0x"),
+        16,
+    )
+    .ok()?;
+    let received = value["receivedAtMs"].as_u64()?;
+    let extra = hex::decode(payload["extraData"].as_str()?.trim_start_matches("0x")).ok()?;
+    let delay_ms = publish_time_ms(&extra).map(|sent| received as i64 - sent as i64);
+    Some(Delivery {
+        node,
+        number,
+        delay_ms,
+    })
+}
+
+/// Subscribes to `node`'s validated payloads (retrying until its RPC is up, up to `timeout`)
+/// and forwards them to `deliveries` until the node goes away.
+pub async fn follow(
+    node: usize,
+    rpc: SocketAddr,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let client = loop {
+        match WsClientBuilder::default()
+            .build(format!("ws://{rpc}"))
+            .await
+        {
+            Ok(client) => break client,
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(format!("node {node} RPC: {e}"))
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    };
+    let mut subscription = client
+        .subscribe::<Value, _>(
+            "opp2p_subscribeUnsafePayloads",
+            rpc_params![],
+            "opp2p_unsubscribeUnsafePayloads",
+        )
+        .await
+        .map_err(|e| format!("node {node} subscription: {e}"))?;
+    tokio::spawn(async move {
+        let _client = client;
+        while let Some(Ok(value)) = subscription.next().await {
+            if let Some(delivery) = parse_notification(node, &value) {
+                if deliveries.send(delivery).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+/// What each node received, first delivery per block.
+#[derive(Debug, Default)]
+pub struct Deliveries {
+    per_node: BTreeMap<usize, BTreeMap<u64, Option<i64>>>,
+    /// Deliveries of a block a node already had (the subscription reports each accepted
+    /// message, so this counts blocks validated twice).
+    pub duplicates: u64,
+}
+
+impl Deliveries {
+    /// Records a delivery.
+    pub fn add(&mut self, d: Delivery) {
+        let blocks = self.per_node.entry(d.node).or_default();
+        match blocks.entry(d.number) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(d.delay_ms);
+            }
+            std::collections::btree_map::Entry::Occupied(_) => self.duplicates += 1,
+        }
+    }
+
+    /// Blocks numbered in `range` that `node` received.
+    pub fn received(&self, node: usize, range: std::ops::RangeInclusive<u64>) -> usize {
+        self.per_node
+            .get(&node)
+            .map_or(0, |b| b.range(range).count())
+    }
+
+    /// Every delay measured for blocks in `range`, sorted.
+    pub fn delays(&self, range: std::ops::RangeInclusive<u64>) -> Vec<i64> {
+        let mut all: Vec<i64> = self
+            .per_node
+            .values()
+            .flat_map(|b| b.range(range.clone()).filter_map(|(_, d)| *d))
+            .collect();
+        all.sort_unstable();
+        all
+    }
+
+    /// Delays of `node` for blocks in `range`, sorted.
+    pub fn node_delays(&self, node: usize, range: std::ops::RangeInclusive<u64>) -> Vec<i64> {
+        let mut all: Vec<i64> = self
+            .per_node
+            .get(&node)
+            .map(|b| b.range(range).filter_map(|(_, d)| *d).collect())
+            .unwrap_or_default();
+        all.sort_unstable();
+        all
+    }
+}
+
+/// The `q` quantile (0..=1) of sorted values, nearest rank.
+pub fn quantile(sorted: &[i64], q: f64) -> Option<i64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    Some(sorted[rank - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_notification() {
+        let sent = 1_700_000_000_000u64;
+        let value = serde_json::json!({
+            "peerID": "x",
+            "receivedAtMs": sent + 7,
+            "envelope": {"executionPayload": {"blockNumber": "0x1f", "extraData": format!("0x{}", hex::encode(sent.to_be_bytes()))}}
+        });
+        assert_eq!(
+            parse_notification(3, &value),
+            Some(Delivery {
+                node: 3,
+                number: 31,
+                delay_ms: Some(7)
+            })
+        );
+    }
+
+    #[test]
+    fn quantiles_use_nearest_rank() {
+        let v: Vec<i64> = (1..=100).collect();
+        assert_eq!(quantile(&v, 0.5), Some(50));
+        assert_eq!(quantile(&v, 0.99), Some(99));
+        assert_eq!(quantile(&v, 1.0), Some(100));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn counts_first_deliveries_and_duplicates() {
+        let mut d = Deliveries::default();
+        d.add(Delivery {
+            node: 1,
+            number: 1,
+            delay_ms: Some(3),
+        });
+        d.add(Delivery {
+            node: 1,
+            number: 1,
+            delay_ms: Some(9),
+        });
+        d.add(Delivery {
+            node: 1,
+            number: 2,
+            delay_ms: None,
+        });
+        assert_eq!(d.received(1, 1..=2), 2);
+        assert_eq!(d.duplicates, 1);
+        assert_eq!(d.node_delays(1, 1..=2), vec![3]);
+    }
+}
