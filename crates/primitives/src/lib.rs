@@ -3,14 +3,18 @@
 //! The gossip validator needs the chain id (it is part of the signing domain and of the topic
 //! names) and the fork times (the Jovian rule for `blobGasUsed`, the topic a payload is
 //! published on). Discovery needs the chain id for the `opstack` ENR entry.
+//!
+//! [`presets`] holds the built-in public chains (`--network op-mainnet` etc.).
 #![deny(missing_docs)]
 
 mod chain;
 mod duration;
 mod forks;
+pub mod presets;
 mod rollup_config;
 
 pub use chain::ChainConfig;
 pub use duration::{parse_go_duration, DurationError};
 pub use forks::{Fork, ForkSchedule};
+pub use presets::{preset, preset_by_chain_id, preset_names, ChainPreset, UnknownNetwork};
 pub use rollup_config::{RollupConfigError, RollupConfigFile};
