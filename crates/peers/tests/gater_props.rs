@@ -146,7 +146,7 @@ proptest! {
             // Invariant: a blocked peer is always refused; an unblocked, unbanned one is allowed.
             for (i, peer) in peers.iter().enumerate() {
                 let allowed = gater.check_peer(peer, at(clock)).is_ok();
-                let expected = !model.blocked.contains(&i) && !model.bans.get(&i).is_some_and(|u| *u > clock);
+                let expected = !model.blocked.contains(&i) && model.bans.get(&i).is_none_or(|u| *u <= clock);
                 prop_assert_eq!(allowed, expected, "peer {}", i);
             }
         }
