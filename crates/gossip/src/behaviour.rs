@@ -6,13 +6,14 @@ use libp2p::{
     connection_limits::{self, ConnectionLimits},
     gossipsub::{self, IdentityTransform, MessageAuthenticity, WhitelistSubscriptionFilter},
     identify, ping,
-    swarm::NetworkBehaviour,
+    swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
 use opmesh_peers::GaterBehaviour;
 
 use crate::{
     config::{gossipsub_config, GossipConfig},
+    reqresp::{PayloadServer, ReqRespSetupError},
     scoring::{light_peer_score_params, peer_score_thresholds, ScoringMode},
     BlockTopics,
 };
@@ -20,8 +21,8 @@ use crate::{
 /// The gossipsub behaviour with a filter that admits only our four block topics.
 pub type BlockGossipsub = gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>;
 
-/// The gater, connection limits, identify, ping and gossipsub. The gater comes first so it
-/// decides before the limits count a connection.
+/// The gater, connection limits, identify, ping, gossipsub and the `payload_by_number`
+/// server. The gater comes first so it decides before the limits count a connection.
 #[derive(NetworkBehaviour)]
 pub struct Behaviour {
     /// Blocks, bans, per-IP limits and the redial policy.
@@ -34,6 +35,8 @@ pub struct Behaviour {
     pub ping: ping::Behaviour,
     /// Gossipsub on the block topics.
     pub gossipsub: BlockGossipsub,
+    /// The `payload_by_number` server; disabled by `serve_payload_by_number = false`.
+    pub payload_by_number: Toggle<PayloadServer>,
 }
 
 /// Why the behaviour could not be built.
@@ -42,6 +45,9 @@ pub enum BehaviourError {
     /// Invalid gossipsub configuration or scoring parameters.
     #[error("gossipsub configuration: {0}")]
     Gossipsub(String),
+    /// The `payload_by_number` server could not be built.
+    #[error("payload_by_number: {0}")]
+    ReqResp(#[from] ReqRespSetupError),
 }
 
 impl Behaviour {
@@ -88,12 +94,18 @@ impl Behaviour {
             .with_max_pending_incoming(Some(hi))
             .with_max_pending_outgoing(Some(config.peer_limits.max_concurrent_dials as u32 * 4 + 8))
             .with_max_established_per_peer(Some(2));
+        let payload_by_number = config
+            .serve_payload_by_number
+            .then(|| PayloadServer::new(config.chain.chain_id, &config.req_resp))
+            .transpose()?
+            .into();
         Ok(Self {
             gater: GaterBehaviour::new(config.gater),
             limits: connection_limits::Behaviour::new(limits),
             identify,
             ping: ping::Behaviour::default(),
             gossipsub,
+            payload_by_number,
         })
     }
 }

@@ -16,8 +16,9 @@ use std::path::PathBuf;
 use opmesh_peers::GaterConfig;
 
 use crate::{
-    connections::PeerLimits, message_id::gossip_message_id, scoring::ScoringMode,
-    validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
+    connections::PeerLimits, message_id::gossip_message_id, reqresp::ReqRespConfig,
+    scoring::ScoringMode, validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD,
+    MAX_GOSSIP_SIZE,
 };
 
 /// Automatic bans of low-scoring peers (`--p2p.ban.*`).
@@ -152,6 +153,11 @@ pub struct GossipConfig {
     pub dial_timeout: Duration,
     /// How often peer targets, bans and the peerstore are maintained.
     pub maintenance_interval: Duration,
+    /// Serve op-node's `payload_by_number` requests from recently validated blocks
+    /// (`--p2p.sync.req-resp`, default true).
+    pub serve_payload_by_number: bool,
+    /// Rate limits, timeouts and store bounds of the `payload_by_number` server.
+    pub req_resp: ReqRespConfig,
 }
 
 impl GossipConfig {
@@ -182,6 +188,8 @@ impl GossipConfig {
             peerstore_path: None,
             dial_timeout: Duration::from_secs(10),
             maintenance_interval: Duration::from_secs(1),
+            serve_payload_by_number: true,
+            req_resp: ReqRespConfig::default(),
         }
     }
 }

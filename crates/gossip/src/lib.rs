@@ -5,6 +5,7 @@
 //!   topic-bound message id;
 //! - [`validation`]: the signed-payload validator, cheapest checks first;
 //! - [`builder`]: valid and invalid block messages for tests, benchmarks and the devnet;
+//! - [`reqresp`]: the server side of op-node's `payload_by_number` req/resp protocol;
 //! - [`GossipDriver`] / [`GossipHandle`]: the libp2p swarm and the cheap handle that drives it.
 #![deny(missing_docs)]
 
@@ -20,6 +21,7 @@ mod events;
 mod handle;
 pub mod message_id;
 mod peers;
+pub mod reqresp;
 pub mod scoring;
 pub mod topic;
 pub mod validation;
@@ -37,6 +39,7 @@ pub use envelope::{EncodedBlock, EnvelopeError};
 pub use events::NetworkEvent;
 pub use handle::{GossipError, GossipHandle, Published, DIAL_TIMEOUT};
 pub use peers::{Direction, GossipStats, PeerInfo};
+pub use reqresp::ReqRespConfig;
 pub use scoring::ScoringMode;
 pub use topic::{block_topic, parse_block_topic, BlockTopics, PayloadVersion};
 pub use validation::{BlockValidator, Invalid, PayloadChecker, Reason, ValidatedBlock, Verdict};

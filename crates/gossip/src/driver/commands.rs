@@ -248,6 +248,8 @@ impl GossipDriver {
             hash: block.envelope.payload.block_hash(),
             message_len: block.message.len(),
         };
+        // Kept for payload_by_number even if no peer is there to take the gossip yet.
+        self.keep_for_req_resp(&block.envelope);
         let topic = self.topics.topic(block.version).clone();
         self.swarm
             .behaviour_mut()

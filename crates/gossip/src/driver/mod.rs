@@ -4,6 +4,7 @@
 
 mod commands;
 mod maintenance;
+mod reqresp;
 mod swarm_events;
 
 use std::{

@@ -25,6 +25,9 @@ impl GossipDriver {
     pub(super) fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::PayloadByNumber(event)) => {
+                self.on_payload_server_event(event)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,
@@ -93,16 +96,11 @@ impl GossipDriver {
                 cause,
                 ..
             } => {
-                if self.peers.disconnected(&peer_id, connection_id) {
+                // Only the peer's last connection counts as a disconnection.
+                let last = self.peers.disconnected(&peer_id, connection_id);
+                if last {
                     debug!(%peer_id, ?cause, "disconnected");
-                    if let Some(score) = self.swarm.behaviour().gossipsub.peer_score(&peer_id) {
-                        if let Some(record) = self.known_peers.get_mut(&peer_id) {
-                            record.score = Some(score);
-                        }
-                    }
-                    self.planner.disconnected(&peer_id, Instant::now());
-                    metrics::set_peer_count(self.peers.len() as u64);
-                    self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
+                    self.on_peer_disconnected(peer_id);
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
@@ -126,18 +124,16 @@ impl GossipDriver {
                 }
             }
             SwarmEvent::IncomingConnectionError {
-                error,
+                error: ListenError::Denied { cause },
                 send_back_addr,
                 ..
             } => {
-                if let ListenError::Denied { cause } = &error {
-                    metrics::record_accept(false);
-                    self.stats.accepts_denied += 1;
-                    let reason = cause
-                        .downcast_ref::<Denial>()
-                        .map_or("limit", |d| d.label());
-                    debug!(addr = %send_back_addr, reason, "inbound connection refused");
-                }
+                metrics::record_accept(false);
+                self.stats.accepts_denied += 1;
+                let reason = cause
+                    .downcast_ref::<Denial>()
+                    .map_or("limit", |d| d.label());
+                debug!(addr = %send_back_addr, reason, "inbound connection refused");
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 info!(%address, "listening");
@@ -151,6 +147,17 @@ impl GossipDriver {
             }
             _ => {}
         }
+    }
+
+    fn on_peer_disconnected(&mut self, peer_id: PeerId) {
+        if let Some(score) = self.swarm.behaviour().gossipsub.peer_score(&peer_id) {
+            if let Some(record) = self.known_peers.get_mut(&peer_id) {
+                record.score = Some(score);
+            }
+        }
+        self.planner.disconnected(&peer_id, Instant::now());
+        metrics::set_peer_count(self.peers.len() as u64);
+        self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
     }
 
     fn on_gossip_event(&mut self, event: gossipsub::Event) {
@@ -240,6 +247,7 @@ impl GossipDriver {
                 metrics::record_block_delay(received_at, block.timestamp());
                 let block_ref = block.block_ref();
                 debug!(number = block_ref.number, hash = %block_ref.hash, from = %source, "block accepted");
+                self.keep_for_req_resp(&block.envelope);
                 let payload = ReceivedPayload {
                     envelope: block.envelope,
                     version: block.version,
