@@ -148,6 +148,10 @@ impl PeerTable {
         self.peers.iter().map(|(p, s)| (*p, s.connected_at))
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
     pub fn len(&self) -> usize {
         self.peers.len()
     }

@@ -56,15 +56,19 @@ impl GossipDriver {
         use opmesh_metrics::BandwidthDirection;
         opmesh_metrics::set_bandwidth_total(BandwidthDirection::In, self.bandwidth.inbound());
         opmesh_metrics::set_bandwidth_total(BandwidthDirection::Out, self.bandwidth.outbound());
-        if self.last_score_inspection.elapsed() >= SCORE_INSPECTION_PERIOD {
-            self.last_score_inspection = Instant::now();
+        // The first sample is taken as soon as there are peers, then one every period.
+        let due = self.last_score_inspection.is_none_or(|t| t.elapsed() >= SCORE_INSPECTION_PERIOD);
+        if due && !self.peers.is_empty() {
             let gossipsub = &self.swarm.behaviour().gossipsub;
             let scores: Vec<f64> = self
                 .peers
                 .connected_at()
                 .filter_map(|(p, _)| gossipsub.peer_score(&p))
                 .collect();
-            opmesh_metrics::record_peer_scores(scores);
+            if !scores.is_empty() {
+                self.last_score_inspection = Some(Instant::now());
+                opmesh_metrics::record_peer_scores(scores);
+            }
         }
     }
 

@@ -119,7 +119,7 @@ pub struct GossipDriver {
     pending_listen_replies: Vec<oneshot::Sender<Vec<Multiaddr>>>,
     maintenance: tokio::time::Interval,
     bandwidth: BandwidthCounters,
-    last_score_inspection: Instant,
+    last_score_inspection: Option<Instant>,
 }
 
 impl GossipDriver {
@@ -256,7 +256,7 @@ impl GossipDriver {
             pending_listen_replies: Vec::new(),
             maintenance,
             bandwidth,
-            last_score_inspection: Instant::now(),
+            last_score_inspection: None,
         };
         Ok((driver, handle, ReceiverStream::new(payload_rx)))
     }

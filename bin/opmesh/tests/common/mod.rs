@@ -1,0 +1,262 @@
+//! Running real `opmesh node` processes on loopback for tests.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    net::{TcpListener, UdpSocket},
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+/// anvil key #0, the devnet's documented sequencer key.
+pub const DEV_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+/// Its address.
+pub const DEV_SIGNER: &str = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
+
+pub fn free_tcp() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn free_udp() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("opmesh-it-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A node process with its ports; killed when dropped.
+pub struct Node {
+    pub child: Child,
+    pub rpc: u16,
+    pub metrics: u16,
+    pub tcp: u16,
+    pub udp: u16,
+    pub dir: PathBuf,
+}
+
+impl Node {
+    /// Starts `opmesh node` for chain 901 on loopback with free ports and `extra` flags.
+    pub fn start(dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_ports(dir, free_tcp(), free_udp(), free_tcp(), free_tcp(), extra)
+    }
+
+    pub fn start_with_ports(
+        dir: &Path,
+        tcp: u16,
+        udp: u16,
+        rpc: u16,
+        metrics: u16,
+        extra: &[&str],
+    ) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let log = std::fs::File::create(dir.join("node.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_opmesh"))
+            .arg("node")
+            .args(["--l2.chain-id", "901", "--p2p.listen.ip", "127.0.0.1"])
+            .args([
+                "--p2p.listen.tcp",
+                &tcp.to_string(),
+                "--p2p.listen.udp",
+                &udp.to_string(),
+            ])
+            .args(["--rpc.port", &rpc.to_string()])
+            .args([
+                "--metrics.enabled",
+                "--metrics.addr",
+                "127.0.0.1",
+                "--metrics.port",
+                &metrics.to_string(),
+            ])
+            .arg("--p2p.priv.path")
+            .arg(dir.join("key.txt"))
+            .arg("--p2p.peerstore.path")
+            .arg(dir.join("peerstore"))
+            .arg("--p2p.discovery.path")
+            .arg(dir.join("discovery"))
+            .args(["--p2p.unsafe.block.signer", DEV_SIGNER])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("node starts");
+        let node = Self {
+            child,
+            rpc,
+            metrics,
+            tcp,
+            udp,
+            dir: dir.to_path_buf(),
+        };
+        node.wait_ready();
+        node
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if self.try_rpc("opp2p_self", json!([])).is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("node did not start:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("node.log")).unwrap_or_default()
+    }
+
+    /// A JSON-RPC call; the whole response object.
+    pub fn call(&self, method: &str, params: Value) -> Value {
+        http_post(
+            self.rpc,
+            "/",
+            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string(),
+            &[],
+        )
+        .map(|(_, body)| serde_json::from_str(&body).expect("JSON response"))
+        .unwrap_or_else(|| panic!("RPC {method} failed"))
+    }
+
+    fn try_rpc(&self, method: &str, params: Value) -> Option<Value> {
+        let (_, body) = http_post(
+            self.rpc,
+            "/",
+            &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string(),
+            &[],
+        )?;
+        let v: Value = serde_json::from_str(&body).ok()?;
+        v.get("result").cloned()
+    }
+
+    /// The `result` of a call that must succeed.
+    pub fn rpc(&self, method: &str, params: Value) -> Value {
+        let response = self.call(method, params);
+        response
+            .get("result")
+            .cloned()
+            .unwrap_or_else(|| panic!("{method}: {response}"))
+    }
+
+    pub fn metrics(&self) -> HashMap<String, f64> {
+        let (_, body) = http_get(self.metrics, "/metrics").expect("metrics served");
+        body.lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|l| {
+                let (k, v) = l.rsplit_once(' ')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect()
+    }
+
+    pub fn metrics_text(&self) -> String {
+        http_get(self.metrics, "/metrics")
+            .expect("metrics served")
+            .1
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        unsafe_sigterm(self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("node did not stop on SIGTERM:\n{}", self.log());
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    // SAFETY: kill(2) on a child we spawned.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+}
+
+/// A tiny HTTP/1.0 client: returns (status, body).
+pub fn http_post(
+    port: u16,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String)> {
+    let mut extra = String::new();
+    for (k, v) in headers {
+        extra.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let request = format!(
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    );
+    exchange(port, &request)
+}
+
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    exchange(
+        port,
+        &format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"),
+    )
+}
+
+fn exchange(port: u16, request: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// Polls `check` every 100 ms for up to `timeout`.
+pub fn eventually(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Runs the binary to completion with `args`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opmesh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("binary runs")
+}
