@@ -73,3 +73,30 @@ fn run_devnet(args: devnet::DevnetArgs) -> Result<(), String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every `opmesh node` flag can also be set from `OPMESH_<FLAG>`: dots and dashes become
+    /// underscores, upper case.
+    #[test]
+    fn every_node_flag_has_its_environment_variable() {
+        let cli = Cli::command();
+        let node = cli.find_subcommand("node").expect("node subcommand");
+        let mut checked = 0;
+        for arg in node.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" || long == "version" {
+                continue;
+            }
+            let expected = format!("OPMESH_{}", long.replace(['.', '-'], "_").to_uppercase());
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert_eq!(env.as_deref(), Some(expected.as_str()), "--{long}");
+            checked += 1;
+        }
+        assert!(checked > 40, "only {checked} flags checked");
+    }
+}

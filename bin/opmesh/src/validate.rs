@@ -52,8 +52,12 @@ impl Verdict {
 
 /// Reads `TOPIC HEX` lines from stdin and writes one JSON verdict per line to stdout.
 pub fn run(args: ValidateArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let chain = args.chain.resolve()?;
-    let (_signer_tx, signer_rx) = watch::channel(args.signer);
+    let resolved = args.chain.resolve_with_preset()?;
+    let chain = resolved.chain;
+    let signer = args
+        .signer
+        .or_else(|| resolved.preset.and_then(|p| p.unsafe_block_signer));
+    let (_signer_tx, signer_rx) = watch::channel(signer);
     let checker =
         PayloadChecker::new(chain, signer_rx).with_timestamp_threshold(args.timestamp_threshold);
     let mut validator = BlockValidator::from_checker(checker);

@@ -66,6 +66,8 @@ pub struct NetworkConfig {
     pub dial_timeout: Duration,
     /// Capacity of the validated-payload stream.
     pub payload_buffer: usize,
+    /// `--p2p.sync.req-resp`: serve op-node's `payload_by_number` protocol.
+    pub serve_payload_by_number: bool,
 }
 
 impl NetworkConfig {
@@ -97,6 +99,7 @@ impl NetworkConfig {
             timestamp_threshold: opmesh_gossip::validation::DEFAULT_TIMESTAMP_THRESHOLD,
             dial_timeout: Duration::from_secs(10),
             payload_buffer: 1024,
+            serve_payload_by_number: true,
         }
     }
 }

@@ -61,6 +61,7 @@ impl NetworkBuilder {
         gossip.bans = config.bans;
         gossip.peerstore_path = config.peerstore_path.clone();
         gossip.dial_timeout = config.dial_timeout;
+        gossip.serve_payload_by_number = config.serve_payload_by_number;
         for f in &self.gossip_overrides {
             f(&mut gossip);
         }

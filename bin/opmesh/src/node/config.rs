@@ -12,7 +12,22 @@ use super::{CliError, NodeArgs};
 
 /// Builds the network configuration, validating every flag.
 pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
-    let chain = args.chain.resolve().map_err(|e| CliError(e.to_string()))?;
+    let resolved = args
+        .chain
+        .resolve_with_preset()
+        .map_err(|e| CliError(e.to_string()))?;
+    let chain = resolved.chain;
+    // A preset supplies bootnodes and the signer unless the flags give them.
+    let preset_bootnodes = resolved
+        .preset
+        .as_ref()
+        .map(|p| p.bootnodes.clone())
+        .unwrap_or_default();
+    let bootnode_flags = if args.bootnodes.iter().all(|b| b.trim().is_empty()) {
+        &preset_bootnodes
+    } else {
+        &args.bootnodes
+    };
     let identity = match &args.priv_raw {
         Some(raw) => {
             NodeIdentity::from_hex(raw).map_err(|e| CliError::flag("--p2p.priv.raw", e))?
@@ -20,8 +35,7 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         None => NodeIdentity::load_or_create(&args.priv_path)
             .map_err(|e| CliError::flag("--p2p.priv.path", e))?,
     };
-    let bootnodes = args
-        .bootnodes
+    let bootnodes = bootnode_flags
         .iter()
         .filter(|b| !b.trim().is_empty())
         .map(|b| {
@@ -92,7 +106,9 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     config.netrestrict = netrestrict;
     config.static_peers = static_peers;
     config.peerstore_path = peerstore_file(&args.peerstore_path);
-    config.unsafe_block_signer = args.unsafe_block_signer;
+    config.unsafe_block_signer = args
+        .unsafe_block_signer
+        .or_else(|| resolved.preset.as_ref().and_then(|p| p.unsafe_block_signer));
     config.sequencer_key = sequencer_key;
     config.peer_limits = PeerLimits {
         lo: args.peers_lo,
@@ -121,6 +137,7 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     };
     config.timestamp_threshold = args.timestamp_threshold;
     config.dial_timeout = args.dial_timeout;
+    config.serve_payload_by_number = args.sync_req_resp;
     Ok(config)
 }
 

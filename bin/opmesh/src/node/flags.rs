@@ -182,6 +182,10 @@ pub struct NodeArgs {
     )]
     pub flood_publish: bool,
 
+    /// Serve op-node's payload_by_number requests from recently validated blocks.
+    #[arg(long = "p2p.sync.req-resp", env = "OPMESH_P2P_SYNC_REQ_RESP", default_value = "true", action = ArgAction::Set)]
+    pub sync_req_resp: bool,
+
     // ---- dev block producer ----
     /// Produce a valid synthetic block every INTERVAL_MS and publish it (needs --p2p.sequencer.key).
     #[arg(
