@@ -57,7 +57,9 @@ impl GossipDriver {
         opmesh_metrics::set_bandwidth_total(BandwidthDirection::In, self.bandwidth.inbound());
         opmesh_metrics::set_bandwidth_total(BandwidthDirection::Out, self.bandwidth.outbound());
         // The first sample is taken as soon as there are peers, then one every period.
-        let due = self.last_score_inspection.is_none_or(|t| t.elapsed() >= SCORE_INSPECTION_PERIOD);
+        let due = self
+            .last_score_inspection
+            .is_none_or(|t| t.elapsed() >= SCORE_INSPECTION_PERIOD);
         if due && !self.peers.is_empty() {
             let gossipsub = &self.swarm.behaviour().gossipsub;
             let scores: Vec<f64> = self
