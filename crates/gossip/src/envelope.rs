@@ -95,16 +95,7 @@ impl EncodedBlock {
         envelope: OpNetworkPayloadEnvelope,
         forks: &ForkSchedule,
     ) -> Result<Self, EnvelopeError> {
-        let version = payload_version(&envelope.payload);
-        let timestamp = envelope.payload.timestamp();
-        let expected = PayloadVersion::for_timestamp(forks, timestamp);
-        if version != expected {
-            return Err(EnvelopeError::VersionMismatch {
-                payload: version,
-                expected,
-                timestamp,
-            });
-        }
+        let version = check_version(&envelope.payload, forks)?;
         let signed = signed_bytes(&envelope.payload, envelope.parent_beacon_block_root)?;
         Ok(Self::assemble(envelope, version, &signed))
     }
