@@ -1,6 +1,11 @@
 //! Gossipsub peer scoring: op-node's thresholds and "light" parameters.
 
-use std::{collections::HashMap, str::FromStr, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    str::FromStr,
+    time::Duration,
+};
 
 use libp2p::gossipsub::{PeerScoreParams, PeerScoreThresholds, TopicScoreParams};
 
@@ -92,7 +97,7 @@ pub fn light_peer_score_params(block_time_secs: u64, topics: &BlockTopics) -> Pe
         app_specific_weight: 1.0,
         ip_colocation_factor_weight: -35.0,
         ip_colocation_factor_threshold: 10.0,
-        ip_colocation_factor_whitelist: Default::default(),
+        ip_colocation_factor_whitelist: loopback_addresses(),
         behaviour_penalty_weight: -16.0,
         behaviour_penalty_threshold: 6.0,
         behaviour_penalty_decay: score_decay(epoch * 10, slot),
@@ -101,6 +106,21 @@ pub fn light_peer_score_params(block_time_secs: u64, topics: &BlockTopics) -> Pe
         retain_score: epoch * 100,
         ..PeerScoreParams::default()
     }
+}
+
+/// The addresses left out of the IP colocation factor: loopback. go-libp2p-pubsub (op-node)
+/// skips every loopback address when it counts peers per IP ("loopback is used for unit
+/// testing"); rust-libp2p's whitelist takes exact addresses, and connections over `lo` come
+/// from 127.0.0.1 or ::1 (the kernel's source address for 127/8), so these two suffice.
+/// Without them, a node with more than ten local peers (a devnet, the network lab) bans all
+/// of them.
+pub fn loopback_addresses() -> HashSet<IpAddr> {
+    [
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(Ipv6Addr::LOCALHOST),
+    ]
+    .into_iter()
+    .collect()
 }
 
 #[cfg(test)]
@@ -122,6 +142,9 @@ mod tests {
             params.validate().expect("valid params");
             assert_eq!(params.retain_score, Duration::from_secs(block_time * 600));
             assert_eq!(params.topics.len(), 4);
+            assert!(params
+                .ip_colocation_factor_whitelist
+                .contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)));
         }
         peer_score_thresholds()
             .validate()

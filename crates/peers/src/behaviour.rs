@@ -38,6 +38,10 @@ struct Connection {
 pub struct GaterBehaviour {
     state: GaterState,
     connections: HashMap<ConnectionId, Connection>,
+    /// Inbound connections admitted but still in their handshake, with the IP each was
+    /// counted against: a burst of simultaneous connections from one IP must not all pass
+    /// the per-IP limit before the first is established.
+    pending_inbound: HashMap<ConnectionId, IpAddr>,
     to_close: VecDeque<(PeerId, ConnectionId)>,
 }
 
@@ -56,6 +60,7 @@ impl GaterBehaviour {
         Self {
             state: GaterState::new(config),
             connections: HashMap::new(),
+            pending_inbound: HashMap::new(),
             to_close: VecDeque::new(),
         }
     }
@@ -130,17 +135,21 @@ impl NetworkBehaviour for GaterBehaviour {
 
     fn handle_pending_inbound_connection(
         &mut self,
-        _id: ConnectionId,
+        id: ConnectionId,
         _local: &Multiaddr,
         remote: &Multiaddr,
     ) -> Result<(), ConnectionDenied> {
-        match ip_of(remote) {
-            Some(ip) => self
-                .state
-                .check_inbound_ip(ip, SystemTime::now())
-                .map_err(ConnectionDenied::new),
-            None => Ok(()),
-        }
+        let Some(ip) = ip_of(remote) else {
+            return Ok(());
+        };
+        self.state
+            .check_inbound_ip(ip, SystemTime::now())
+            .map_err(ConnectionDenied::new)?;
+        // Counted from now on, not from establishment: released by `ListenFailure` if the
+        // handshake fails or another behaviour refuses it, by `ConnectionClosed` otherwise.
+        self.state.inbound_opened(ip);
+        self.pending_inbound.insert(id, ip);
+        Ok(())
     }
 
     fn handle_established_inbound_connection(
@@ -206,10 +215,10 @@ impl NetworkBehaviour for GaterBehaviour {
             FromSwarm::ConnectionEstablished(e) => {
                 let inbound = e.endpoint.is_listener();
                 let ip = ip_of(e.endpoint.get_remote_address());
-                if inbound {
-                    if let Some(ip) = ip {
-                        self.state.inbound_opened(ip);
-                    }
+                // Inbound connections were counted while pending.
+                let counted = self.pending_inbound.remove(&e.connection_id).is_some();
+                if let (true, false, Some(ip)) = (inbound, counted, ip) {
+                    self.state.inbound_opened(ip);
                 }
                 self.connections.insert(
                     e.connection_id,
@@ -225,6 +234,11 @@ impl NetworkBehaviour for GaterBehaviour {
                     || ip.is_some_and(|ip| self.state.check_ip(ip, now).is_err());
                 if refused {
                     self.to_close.push_back((e.peer_id, e.connection_id));
+                }
+            }
+            FromSwarm::ListenFailure(e) => {
+                if let Some(ip) = self.pending_inbound.remove(&e.connection_id) {
+                    self.state.inbound_closed(ip);
                 }
             }
             FromSwarm::ConnectionClosed(e) => {
