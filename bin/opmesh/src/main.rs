@@ -32,6 +32,9 @@ enum Command {
     /// Node key utilities.
     #[command(subcommand)]
     P2p(p2p::P2pCommand),
+    /// The network lab: many real nodes on loopback (or in network namespaces), propagation,
+    /// attack, churn and partition scenarios, measured (see docs/benchmarks.md).
+    Lab(Box<opmesh_lab::LabArgs>),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::Node(args) => run_node(*args),
         Command::Devnet(args) => run_devnet(args),
+        Command::Lab(args) => run_lab(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,6 +76,16 @@ fn run_devnet(args: devnet::DevnetArgs) -> Result<(), String> {
         Ok(false) => Err("not every node received every block".into()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+fn run_lab(args: opmesh_lab::LabArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(opmesh_lab::run(args))
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! `opmesh devnet`: a whole local network on 127.0.0.1 with a dev sequencer, a live view and
 //! a summary.
 
-pub mod monitor;
-pub mod probe;
-pub mod process;
+// Process spawning, metrics/RPC probing and the payload subscription live in the lab crate,
+// which runs the same kind of network at larger scale.
+pub use opmesh_lab::{monitor, probe, process};
 
 use std::{
     io::{IsTerminal, Write},
@@ -24,8 +24,7 @@ use crate::node::CliError;
 /// The devnet's sequencer key: anvil/hardhat test key #0, public knowledge, never for real
 /// funds. Its address `0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266` is the devnet's
 /// unsafe-block signer.
-pub const DEV_SEQUENCER_KEY: &str =
-    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+pub use opmesh_lab::cluster::DEV_SEQUENCER_KEY;
 
 /// Flags of `opmesh devnet`.
 #[derive(Debug, Args)]

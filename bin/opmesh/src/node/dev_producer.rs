@@ -3,7 +3,8 @@
 //! Every interval it makes a valid synthetic block for the configured chain (correct block
 //! hash, the current time as timestamp, `--dev.txs` signed transactions), signs it with the
 //! sequencer key and publishes it. Each block carries its publish time in `extraData` (unix
-//! milliseconds, 8 bytes big-endian) so receivers can measure delivery delay exactly.
+//! milliseconds, 8 bytes big-endian) so receivers can measure delivery delay exactly
+//! (`opmesh_lab::monitor::publish_time_ms` reads it back).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,11 +17,6 @@ use opmesh_gossip::{
 use opmesh_network::NetworkHandle;
 use opmesh_primitives::ChainConfig;
 use tracing::{debug, info};
-
-/// Reads the publish time a dev block carries in its extra data.
-pub fn publish_time_ms(extra_data: &[u8]) -> Option<u64> {
-    Some(u64::from_be_bytes(extra_data.try_into().ok()?))
-}
 
 /// Produces and publishes a block every `interval_ms` until aborted.
 pub async fn run(
@@ -64,10 +60,11 @@ pub async fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use opmesh_lab::monitor::publish_time_ms;
 
     #[test]
     fn publish_time_round_trips() {
+        // The producer writes the big-endian bytes; the devnet and the lab read them back.
         assert_eq!(
             publish_time_ms(&1_700_000_000_123u64.to_be_bytes()),
             Some(1_700_000_000_123)

@@ -75,3 +75,60 @@ pub async fn wait_for_enr(addr: SocketAddr, timeout: Duration) -> Option<String>
     }
     None
 }
+
+/// Calls an admin RPC method with positional `params` over HTTP.
+pub async fn call_with(addr: SocketAddr, method: &str, params: Vec<Value>) -> Option<Value> {
+    let client = HttpClientBuilder::default()
+        .request_timeout(Duration::from_secs(3))
+        .build(format!("http://{addr}"))
+        .ok()?;
+    let mut array = jsonrpsee::core::params::ArrayParams::new();
+    for p in params {
+        array.insert(p).ok()?;
+    }
+    client.request(method, array).await.ok()
+}
+
+/// The node's peer id (`opp2p_self` `peerID`).
+pub async fn peer_id(addr: SocketAddr) -> Option<String> {
+    call(addr, "opp2p_self")
+        .await
+        .and_then(|v| v["peerID"].as_str().map(str::to_string))
+}
+
+/// The peers the node has banned for their score (`opp2p_peers` `bannedPeers`).
+pub async fn banned_peers(addr: SocketAddr) -> Option<Vec<String>> {
+    let dump = call_with(addr, "opp2p_peers", vec![Value::Bool(true)]).await?;
+    Some(
+        dump["bannedPeers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| p.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_series_by_label() {
+        let m: HashMap<String, f64> = [
+            ("opmesh_p2p_bandwidth_bytes_total{direction=\"out\"}", 10.0),
+            ("opmesh_p2p_bandwidth_bytes_total{direction=\"in\"}", 7.0),
+            ("opmesh_p2p_bandwidth_bytes_total_other", 100.0),
+            ("opmesh_p2p_peer_count", 3.0),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let name = opmesh_metrics::BANDWIDTH_BYTES_TOTAL;
+        assert_eq!(sum(&m, name, "direction=\"out\""), 10.0);
+        assert_eq!(sum(&m, name, ""), 17.0);
+        assert_eq!(sum(&m, opmesh_metrics::PEER_COUNT, ""), 3.0);
+    }
+}

@@ -6,7 +6,13 @@ use jsonrpsee::{core::client::SubscriptionClientT, rpc_params, ws_client::WsClie
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::node::dev_producer::publish_time_ms;
+pub use crate::stats::quantile;
+
+/// Reads the publish time a dev block (`opmesh node --dev.blocks`) carries in its extra data:
+/// unix milliseconds, 8 bytes big-endian.
+pub fn publish_time_ms(extra_data: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(extra_data.try_into().ok()?))
+}
 
 /// One block arriving at one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +23,10 @@ pub struct Delivery {
     pub number: u64,
     /// Receive time minus the publish time the dev block carries, in milliseconds.
     pub delay_ms: Option<i64>,
+    /// The publish time the block carries (unix ms), if it is a dev block.
+    pub publish_ms: Option<u64>,
+    /// When the node received it (unix ms).
+    pub received_ms: u64,
 }
 
 /// Parses a `opp2p_subscribeUnsafePayloads` notification.
@@ -29,11 +39,14 @@ pub fn parse_notification(node: usize, value: &Value) -> Option<Delivery> {
     .ok()?;
     let received = value["receivedAtMs"].as_u64()?;
     let extra = hex::decode(payload["extraData"].as_str()?.trim_start_matches("0x")).ok()?;
-    let delay_ms = publish_time_ms(&extra).map(|sent| received as i64 - sent as i64);
+    let publish_ms = publish_time_ms(&extra);
+    let delay_ms = publish_ms.map(|sent| received as i64 - sent as i64);
     Some(Delivery {
         node,
         number,
         delay_ms,
+        publish_ms,
+        received_ms: received,
     })
 }
 
@@ -45,6 +58,17 @@ pub async fn follow(
     deliveries: mpsc::UnboundedSender<Delivery>,
     timeout: Duration,
 ) -> Result<(), String> {
+    subscribe(node, rpc, deliveries, timeout).await.map(drop)
+}
+
+/// As [`follow`], returning the forwarding task: it ends when the node goes away (or the
+/// receiver is dropped).
+pub async fn subscribe(
+    node: usize,
+    rpc: SocketAddr,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    timeout: Duration,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let deadline = tokio::time::Instant::now() + timeout;
     let client = loop {
         match WsClientBuilder::default()
@@ -66,7 +90,7 @@ pub async fn follow(
         )
         .await
         .map_err(|e| format!("node {node} subscription: {e}"))?;
-    tokio::spawn(async move {
+    Ok(tokio::spawn(async move {
         let _client = client;
         while let Some(Ok(value)) = subscription.next().await {
             if let Some(delivery) = parse_notification(node, &value) {
@@ -75,8 +99,7 @@ pub async fn follow(
                 }
             }
         }
-    });
-    Ok(())
+    }))
 }
 
 /// What each node received, first delivery per block.
@@ -130,15 +153,6 @@ impl Deliveries {
     }
 }
 
-/// The `q` quantile (0..=1) of sorted values, nearest rank.
-pub fn quantile(sorted: &[i64], q: f64) -> Option<i64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,18 +170,11 @@ mod tests {
             Some(Delivery {
                 node: 3,
                 number: 31,
-                delay_ms: Some(7)
+                delay_ms: Some(7),
+                publish_ms: Some(sent),
+                received_ms: sent + 7,
             })
         );
-    }
-
-    #[test]
-    fn quantiles_use_nearest_rank() {
-        let v: Vec<i64> = (1..=100).collect();
-        assert_eq!(quantile(&v, 0.5), Some(50));
-        assert_eq!(quantile(&v, 0.99), Some(99));
-        assert_eq!(quantile(&v, 1.0), Some(100));
-        assert_eq!(quantile(&[], 0.5), None);
     }
 
     #[test]
@@ -177,16 +184,22 @@ mod tests {
             node: 1,
             number: 1,
             delay_ms: Some(3),
+            publish_ms: Some(0),
+            received_ms: 3,
         });
         d.add(Delivery {
             node: 1,
             number: 1,
             delay_ms: Some(9),
+            publish_ms: Some(0),
+            received_ms: 9,
         });
         d.add(Delivery {
             node: 1,
             number: 2,
             delay_ms: None,
+            publish_ms: None,
+            received_ms: 5,
         });
         assert_eq!(d.received(1, 1..=2), 2);
         assert_eq!(d.duplicates, 1);
