@@ -42,6 +42,33 @@ impl Default for BanConfig {
     }
 }
 
+/// How much of block validation runs (`--p2p.gossip.validation`, hidden).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValidationLevel {
+    /// Every check, in op-node's order (the default; the only level for real networks).
+    #[default]
+    Full,
+    /// Decode only: snappy, length and SSZ, no signature, signer, timestamp, block-hash or
+    /// version checks, no payload hash. The network lab's baseline for what gossip costs
+    /// without validation; a node running it relays anything that decodes, so never use it on
+    /// a real network.
+    None,
+}
+
+impl std::str::FromStr for ValidationLevel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(Self::Full),
+            "none" => Ok(Self::None),
+            other => Err(format!(
+                "unknown validation level {other:?}: expected full or none"
+            )),
+        }
+    }
+}
+
 /// The gossipsub mesh parameters operators may tune (op-node's hidden `--p2p.gossip.mesh.*`
 /// flags); everything else is fixed to op-node's values.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -158,6 +185,8 @@ pub struct GossipConfig {
     pub serve_payload_by_number: bool,
     /// Rate limits, timeouts and store bounds of the `payload_by_number` server.
     pub req_resp: ReqRespConfig,
+    /// How much of block validation runs ([`ValidationLevel::Full`] but in the network lab).
+    pub validation: ValidationLevel,
 }
 
 impl GossipConfig {
@@ -190,6 +219,7 @@ impl GossipConfig {
             maintenance_interval: Duration::from_secs(1),
             serve_payload_by_number: true,
             req_resp: ReqRespConfig::default(),
+            validation: ValidationLevel::Full,
         }
     }
 }

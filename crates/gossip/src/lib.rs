@@ -28,7 +28,7 @@ pub mod validation;
 
 pub use bandwidth::BandwidthCounters;
 pub use behaviour::BehaviourError;
-pub use config::{BanConfig, GossipConfig, MeshParams};
+pub use config::{BanConfig, GossipConfig, MeshParams, ValidationLevel};
 pub use connections::{DialCandidate, PeerLimits};
 pub use driver::{
     unix_seconds, BlockLists, GateOp, GossipDriver, GossipSetupError, PayloadStream,

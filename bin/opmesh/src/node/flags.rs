@@ -181,6 +181,17 @@ pub struct NodeArgs {
         hide = true
     )]
     pub flood_publish: bool,
+    /// Block validation: full, or none (decode only, no signature/hash/timestamp checks).
+    /// `none` exists for the network lab's gossip-cost baseline (`opmesh lab propagation
+    /// --validation none`); a node running it relays anything that decodes. Never on a real
+    /// network.
+    #[arg(
+        long = "p2p.gossip.validation",
+        env = "OPMESH_P2P_GOSSIP_VALIDATION",
+        default_value = "full",
+        hide = true
+    )]
+    pub gossip_validation: opmesh_gossip::ValidationLevel,
 
     /// Serve op-node's payload_by_number requests from recently validated blocks.
     #[arg(long = "p2p.sync.req-resp", env = "OPMESH_P2P_SYNC_REQ_RESP", default_value = "true", action = ArgAction::Set)]

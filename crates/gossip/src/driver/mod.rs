@@ -217,7 +217,8 @@ impl GossipDriver {
         }
 
         let checker = PayloadChecker::new(config.chain, config.signer.clone())
-            .with_timestamp_threshold(config.timestamp_threshold);
+            .with_timestamp_threshold(config.timestamp_threshold)
+            .with_level(config.validation);
         let (commands_tx, commands) = mpsc::channel(1024);
         let (checked_tx, checked_rx) = mpsc::unbounded_channel();
         let (payloads, payload_rx) = mpsc::channel(config.payload_buffer.max(1));

@@ -19,6 +19,7 @@ use super::{
     signature::{recover_signer, SIGNATURE_LEN},
 };
 use crate::{
+    config::ValidationLevel,
     encoding::{decompress, SnappyError, MIN_GOSSIP_SIZE},
     PayloadVersion,
 };
@@ -67,6 +68,7 @@ pub struct PayloadChecker {
     chain: ChainConfig,
     signer: watch::Receiver<Option<Address>>,
     timestamp_threshold_secs: u64,
+    level: ValidationLevel,
 }
 
 impl PayloadChecker {
@@ -76,7 +78,15 @@ impl PayloadChecker {
             chain,
             signer,
             timestamp_threshold_secs: DEFAULT_TIMESTAMP_THRESHOLD.as_secs(),
+            level: ValidationLevel::Full,
         }
+    }
+
+    /// Sets how much validation runs; [`ValidationLevel::None`] only decodes (the network
+    /// lab's gossip-cost baseline).
+    pub fn with_level(mut self, level: ValidationLevel) -> Self {
+        self.level = level;
+        self
     }
 
     /// Sets the maximum block age (rounded down to whole seconds, as op-node compares).
@@ -118,6 +128,9 @@ impl PayloadChecker {
         let signature: &[u8; SIGNATURE_LEN] = signature
             .try_into()
             .map_err(|_| Invalid::undecoded(Reason::TooShort))?;
+        if self.level == ValidationLevel::None {
+            return decode_only(version, signature, signed);
+        }
 
         // 3. Signature over the exact signed bytes, 4. signer.
         let payload_hash = PayloadHash(keccak256(signed));
@@ -197,6 +210,26 @@ impl PayloadChecker {
     }
 }
 
+/// [`ValidationLevel::None`]: the SSZ payload as it is, no check, no payload hash.
+fn decode_only(
+    version: PayloadVersion,
+    signature: &[u8; SIGNATURE_LEN],
+    signed: &[u8],
+) -> Result<ValidatedBlock, Invalid> {
+    let (parent_beacon_block_root, payload) =
+        decode_payload(version, signed).ok_or(Invalid::undecoded(Reason::BadSsz))?;
+    let signature = Signature::from_bytes_and_parity(&signature[..64], signature[64] == 1);
+    Ok(ValidatedBlock {
+        envelope: OpNetworkPayloadEnvelope {
+            payload,
+            signature,
+            payload_hash: PayloadHash(B256::ZERO),
+            parent_beacon_block_root,
+        },
+        version,
+    })
+}
+
 /// Decodes the bytes after the signature as the SSZ payload of `version`.
 ///
 /// `None` when the bytes are not a valid encoding, including `extra_data` longer than 32 bytes.
@@ -231,4 +264,34 @@ pub fn decode_payload(
         return None;
     }
     Some((root, payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::builder::{BlockSpec, InvalidKind, PayloadBuilder};
+    use crate::validation::SequencerKey;
+
+    #[test]
+    fn decode_only_level_skips_every_check_but_decoding() {
+        let key = SequencerKey::from_bytes(&keccak256(b"decode only").0).expect("key");
+        let builder = PayloadBuilder::new(ChainConfig::new(901), key);
+        let (_signer, rx) = watch::channel(Some(builder.key().address()));
+        let full = PayloadChecker::new(ChainConfig::new(901), rx);
+        let none = full.clone().with_level(ValidationLevel::None);
+        let spec = BlockSpec::new(7, 1_700_000_000, 3);
+        let version = PayloadVersion::for_timestamp(&builder.chain().forks, spec.timestamp);
+        let now = spec.timestamp + 3600;
+        for kind in [InvalidKind::WrongSigner, InvalidKind::BlockHashMismatch] {
+            let data = builder.invalid(kind, version, &spec);
+            assert!(full.check(version, &data, spec.timestamp).is_err());
+            let block = none.check(version, &data, now).expect("decodes");
+            assert_eq!(block.block_ref().number, 7);
+        }
+        for kind in [InvalidKind::SnappyBomb, InvalidKind::BadSsz, InvalidKind::TooShort] {
+            let data = builder.invalid(kind, version, &spec);
+            let reason = none.check(version, &data, now).expect_err("undecodable");
+            assert_eq!(reason.reason, kind.expected_reason());
+        }
+    }
 }
