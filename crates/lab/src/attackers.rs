@@ -112,6 +112,10 @@ impl AttackNode {
         config.scoring = ScoringMode::None;
         config.bans.enabled = false;
         config.gater.redial_limit = None;
+        // It takes every connection it can get and keeps it.
+        config.gater.max_inbound_per_ip = 10_000;
+        config.peer_limits.lo = 0;
+        config.peer_limits.hi = 10_000;
         config.serve_payload_by_number = false;
         let (driver, handle, payloads) =
             GossipDriver::new(config).map_err(|e| LabError::Attacker(e.to_string()))?;

@@ -16,6 +16,7 @@ pub mod attackers;
 pub mod cli;
 pub mod cluster;
 mod error;
+pub mod machine;
 pub mod monitor;
 pub mod netns;
 pub mod probe;

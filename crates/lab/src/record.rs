@@ -95,12 +95,31 @@ impl Record {
             .min()
     }
 
+    /// When `node` first received a block published at or after `since_ms`.
+    pub fn first_fresh_after(&self, node: usize, since_ms: u64) -> Option<u64> {
+        self.received
+            .iter()
+            .filter(|(n, _)| self.publish_ms(**n).is_some_and(|p| p >= since_ms))
+            .filter_map(|(_, nodes)| nodes.get(&node).copied())
+            .min()
+    }
+
     /// Delivery of blocks `numbers` to the nodes `expected(block, publish_ms)` names. A block
     /// no node delivered has no known publish time: it is judged against
     /// `expected(block, None)`.
     pub fn judge(
         &self,
         numbers: impl IntoIterator<Item = u64>,
+        expected: impl FnMut(u64, Option<u64>) -> Vec<usize>,
+    ) -> DeliveryStats {
+        self.judge_until(numbers, u64::MAX, expected)
+    }
+
+    /// As [`Record::judge`], counting only deliveries received by `until_ms`.
+    pub fn judge_until(
+        &self,
+        numbers: impl IntoIterator<Item = u64>,
+        until_ms: u64,
         mut expected: impl FnMut(u64, Option<u64>) -> Vec<usize>,
     ) -> DeliveryStats {
         let mut stats = DeliveryStats::default();
@@ -113,7 +132,8 @@ impl Record {
             let mut all = true;
             for node in expected(number, publish) {
                 stats.expected += 1;
-                match (self.received_ms(number, node), publish) {
+                let received = self.received_ms(number, node).filter(|at| *at <= until_ms);
+                match (received, publish) {
                     (Some(at), Some(sent)) => {
                         stats.delivered += 1;
                         let delay = at as i64 - sent as i64;
@@ -174,6 +194,9 @@ mod tests {
         assert_eq!(s.last_node_ms.count, 1);
         assert!(!s.complete());
         assert!(r.judge(10..=10, |_, _| vec![1, 2]).complete());
+        assert_eq!(r.judge_until(10..=10, 1010, |_, _| vec![1, 2]).delivered, 1);
+        assert_eq!(r.first_fresh_after(1, 1500), Some(2004));
+        assert_eq!(r.first_fresh_after(2, 1500), None);
     }
 
     #[test]

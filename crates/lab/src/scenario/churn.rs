@@ -222,10 +222,26 @@ async fn plant_bans(
     )
     .await?;
     let id = attacker.peer_id().to_string();
+    let own = attacker
+        .handle
+        .listen_addrs()
+        .await
+        .map_err(|e| LabError::Attacker(e.to_string()))?
+        .into_iter()
+        .next()
+        .map(|a| a.with(libp2p::multiaddr::Protocol::P2p(attacker.peer_id())));
     for &i in nodes {
         let m = &cluster.members[i];
         let addr = attackers::node_addr(m.ports.p2p_ip, m.ports.tcp, &m.peer_id)?;
-        let _ = attacker.handle.dial(addr).await;
+        if attacker.handle.dial(addr).await.is_err() {
+            // On loopback every node's inbound slots for 127.0.0.1 may be full: have the node
+            // dial the hostile peer instead (outbound connections are not limited per IP).
+            if let Some(own) = &own {
+                let param = serde_json::Value::String(own.to_string());
+                let _ =
+                    probe::call_with(m.ports.rpc_addr(), "opp2p_connectPeer", vec![param]).await;
+            }
+        }
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut forger = Forger::new(spec.chain_id, AttackKind::InvalidSignature);

@@ -35,11 +35,15 @@ pub struct PartitionResult {
     pub cut_off: Vec<usize>,
     /// Delivery during the split to the sequencer's side.
     pub during_connected_side: DeliveryStats,
-    /// Delivery during the split to the cut-off side (expected: none).
+    /// Delivery during the split to the cut-off side, counting what arrived before the heal
+    /// (expected: none).
     pub during_cut_off_side: DeliveryStats,
-    /// Per cut-off node: ms from the heal to its first delivered block.
+    /// The split's blocks as the cut-off side had them in the end: TCP connections survive a
+    /// short split and deliver what was queued once it heals.
+    pub split_blocks_caught_up: DeliveryStats,
+    /// Per cut-off node: ms from the heal to its first block published after the heal.
     pub remesh_ms: Quantiles,
-    /// Cut-off nodes that delivered no block after the heal.
+    /// Cut-off nodes that delivered no block published after the heal.
     pub never_rejoined: Vec<usize>,
     /// Delivery to every node of the blocks published after the heal (from the first block
     /// every cut-off node had rejoined for).
@@ -75,13 +79,16 @@ pub async fn measure(
     drain(cluster, params.drain).await;
 
     let record = &cluster.record;
-    let during_connected_side = record.judge(window.first..=split_last, |_, _| connected.clone());
-    let during_cut_off_side = record.judge(window.first..=split_last, |_, _| cut_off.clone());
+    let split = window.first..=split_last;
+    let during_connected_side =
+        record.judge_until(split.clone(), healed_ms, |_, _| connected.clone());
+    let during_cut_off_side = record.judge_until(split.clone(), healed_ms, |_, _| cut_off.clone());
+    let split_blocks_caught_up = record.judge(split, |_, _| cut_off.clone());
     let mut remesh = Vec::new();
     let mut never_rejoined = Vec::new();
     let mut rejoined_by = healed_ms;
     for &i in &cut_off {
-        match record.first_received_after(i, healed_ms) {
+        match record.first_fresh_after(i, healed_ms) {
             Some(at) => {
                 remesh.push(at as i64 - healed_ms as i64);
                 rejoined_by = rejoined_by.max(at);
@@ -99,6 +106,7 @@ pub async fn measure(
         cut_off,
         during_connected_side,
         during_cut_off_side,
+        split_blocks_caught_up,
         remesh_ms: Quantiles::of(remesh),
         never_rejoined,
         after_heal,
