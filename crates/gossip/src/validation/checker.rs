@@ -288,7 +288,11 @@ mod tests {
             let block = none.check(version, &data, now).expect("decodes");
             assert_eq!(block.block_ref().number, 7);
         }
-        for kind in [InvalidKind::SnappyBomb, InvalidKind::BadSsz, InvalidKind::TooShort] {
+        for kind in [
+            InvalidKind::SnappyBomb,
+            InvalidKind::BadSsz,
+            InvalidKind::TooShort,
+        ] {
             let data = builder.invalid(kind, version, &spec);
             let reason = none.check(version, &data, now).expect_err("undecodable");
             assert_eq!(reason.reason, kind.expected_reason());
