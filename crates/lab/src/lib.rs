@@ -28,6 +28,7 @@ mod runner;
 pub mod scenario;
 pub mod stats;
 mod suite;
+mod targets;
 
 pub use cli::{LabArgs, LabCommand};
 pub use error::LabError;

@@ -37,6 +37,50 @@ pub fn cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// The whole machine's CPU time so far, from the `cpu` line of `/proc/stat` (clock ticks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MachineTicks {
+    /// Every state.
+    pub total: u64,
+    /// Not idle and not waiting for I/O.
+    pub busy: u64,
+    /// Stolen by the hypervisor.
+    pub steal: u64,
+}
+
+impl MachineTicks {
+    /// Reads `/proc/stat`.
+    pub fn now() -> Option<Self> {
+        parse_machine(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// Busy and stolen shares of all CPUs between `earlier` and `self` (0..=1 each).
+    pub fn shares_since(&self, earlier: &Self) -> (f64, f64) {
+        let total = self.total.saturating_sub(earlier.total).max(1) as f64;
+        (
+            self.busy.saturating_sub(earlier.busy) as f64 / total,
+            self.steal.saturating_sub(earlier.steal) as f64 / total,
+        )
+    }
+}
+
+/// Parses the aggregate `cpu` line: user nice system idle iowait irq softirq steal ...
+pub fn parse_machine(stat: &str) -> Option<MachineTicks> {
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    let [user, nice, system, idle, iowait, irq, softirq, steal] = v.try_into().ok()?;
+    Some(MachineTicks {
+        total: user + nice + system + idle + iowait + irq + softirq + steal,
+        busy: user + nice + system + irq + softirq,
+        steal,
+    })
+}
+
 /// A `Key:   123 kB` line of `/proc/<pid>/status`, in KiB.
 pub fn status_kib(status: &str, key: &str) -> Option<u64> {
     status
@@ -74,6 +118,19 @@ mod tests {
         assert_eq!(status_kib(status, "VmHWM:"), Some(51200));
         assert_eq!(status_kib(status, "VmRSS:"), Some(40960));
         assert_eq!(status_kib(status, "VmSwap:"), None);
+    }
+
+    #[test]
+    fn parses_the_machine_line() {
+        let stat = "cpu  100 5 50 800 10 2 3 30 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n";
+        let m = parse_machine(stat).expect("cpu line");
+        assert_eq!((m.total, m.busy, m.steal), (1000, 160, 30));
+        let later = MachineTicks {
+            total: 2000,
+            busy: 660,
+            steal: 130,
+        };
+        assert_eq!(later.shares_since(&m), (0.5, 0.1));
     }
 
     #[test]

@@ -58,6 +58,7 @@ pub fn propagation_table(results: &[PropagationResult]) -> String {
         "amplification",
         "CPU ms/block/node (mean / max)",
         "network CPU cores",
+        "machine busy / steal",
         "peak RSS MiB (mean / max)",
         "peers (min–max)",
         "validation µs",
@@ -87,6 +88,11 @@ pub fn propagation_table(results: &[PropagationResult]) -> String {
             format!("{:.1}×", r.amplification),
             spread_mean_max(&r.cpu_ms_per_block, |v| format!("{v:.1}")),
             format!("{:.2}", r.cpu_cores),
+            format!(
+                "{:.0}% / {:.0}%",
+                100.0 * r.usage.machine_busy,
+                100.0 * r.usage.machine_steal
+            ),
             spread_mean_max(&r.peak_rss_mib, |v| format!("{v:.1}")),
             format!("{:.0}–{:.0}", r.peers.min, r.peers.max),
             r.validation_us

@@ -151,6 +151,20 @@ pub async fn run_suite(a: &ReportArgs) -> Result<(), LabError> {
         let name = format!("propagation-{txs}tx-{level}.json");
         results.push(propagation(a, &net, s.blocks, propagation_label(&net), &name).await?);
     }
+    // The same 100-tx blocks on smaller networks: how delay grows with processes per core.
+    if !a.quick {
+        for nodes in [8u16, 16] {
+            let net = network(a, nodes, 100, Validation::Full);
+            let cmd = format!(
+                "opmesh lab propagation --nodes {nodes} --txs 100 --block-time 2s --blocks {}",
+                s.blocks
+            );
+            eprintln!("lab report: {cmd}");
+            commands.push(cmd);
+            let name = format!("propagation-100tx-{nodes}nodes.json");
+            results.push(propagation(a, &net, s.blocks, propagation_label(&net), &name).await?);
+        }
+    }
     // Each node its own host, every node dialing until it has 30 peers: memory at 30 peers.
     if netns_ok {
         let mut net = network(a, s.nodes, 100, Validation::Full);
@@ -235,6 +249,13 @@ pub async fn run_suite(a: &ReportArgs) -> Result<(), LabError> {
     ));
 
     md.push(netns_sections(a, &s, netns_ok).await?);
+    md.insert(
+        1,
+        format!(
+            "### Targets\n\n{}",
+            crate::targets::table(s.nodes as usize, &results, &rows, &r)
+        ),
+    );
     let text = md.join("\n\n");
     std::fs::write(a.out.join("lab.md"), format!("{text}\n")).map_err(|e| LabError::Output {
         path: a.out.join("lab.md"),

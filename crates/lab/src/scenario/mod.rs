@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::{
     cluster::{sequencer_key, Cluster},
     probe,
-    procstat::ProcSample,
+    procstat::{MachineTicks, ProcSample},
     stats::Spread,
     LabError,
 };
@@ -45,6 +45,7 @@ pub struct Window {
     pub started_ms: u64,
     samples: Vec<Option<ProcSample>>,
     scrapes: Vec<Option<HashMap<String, f64>>>,
+    machine: Option<MachineTicks>,
 }
 
 /// Resource use of each node over a window.
@@ -68,6 +69,10 @@ pub struct Usage {
     pub validations: f64,
     /// Seconds spent validating, summed over nodes.
     pub validation_secs: f64,
+    /// Share of the machine's CPUs busy during the window (nodes, lab and anything else).
+    pub machine_busy: f64,
+    /// Share of the machine's CPU time stolen by the hypervisor during the window.
+    pub machine_steal: f64,
 }
 
 impl Usage {
@@ -94,6 +99,7 @@ pub async fn open_window(cluster: &mut Cluster) -> Result<Window, LabError> {
         started_ms: crate::cluster::now_ms(),
         samples: cluster.samples(),
         scrapes: cluster.scrape_all().await,
+        machine: MachineTicks::now(),
     })
 }
 
@@ -103,6 +109,10 @@ pub async fn close_window(cluster: &Cluster, window: &Window) -> (u64, Usage) {
     let samples = cluster.samples();
     let scrapes = cluster.scrape_all().await;
     let secs = window.started.elapsed().as_secs_f64();
+    let (machine_busy, machine_steal) = match (MachineTicks::now(), window.machine) {
+        (Some(now), Some(then)) => now.shares_since(&then),
+        _ => (0.0, 0.0),
+    };
     let pair = |i: usize| {
         (
             window.scrapes.get(i).and_then(Option::as_ref),
@@ -149,6 +159,8 @@ pub async fn close_window(cluster: &Cluster, window: &Window) -> (u64, Usage) {
             .collect(),
         validations: sum_of(delta(&format!("{duration}_count"), "")),
         validation_secs: sum_of(delta(&format!("{duration}_sum"), "")),
+        machine_busy,
+        machine_steal,
     };
     (last, usage)
 }
