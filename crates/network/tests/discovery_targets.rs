@@ -97,7 +97,13 @@ async fn thirteen_nodes_reach_peers_lo_from_one_bootnode_and_ignore_another_chai
     for _ in 0..10 {
         for node in &nodes {
             let peers = node.peers().await.unwrap();
-            assert!(peers.len() <= hi, "{} peers above hi", peers.len());
+            // An inbound connection may take a node past hi until the next maintenance tick
+            // trims it (as op-node's connection manager does); the hard cap is hi + headroom.
+            assert!(
+                peers.len() <= hi + 5,
+                "{} peers above the hard cap",
+                peers.len()
+            );
             assert!(
                 !peers.iter().any(|p| p.peer_id == stranger.peer_id()),
                 "connected to chain 902"
@@ -105,6 +111,20 @@ async fn thirteen_nodes_reach_peers_lo_from_one_bootnode_and_ignore_another_chai
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Trimming brings every node back to at most hi.
+    let mut settled = false;
+    for _ in 0..50 {
+        let mut all = true;
+        for node in &nodes {
+            all &= connected(node).await <= hi as u64;
+        }
+        if all {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(settled, "some node stayed above peers.hi = {hi}");
     assert_eq!(
         connected(&stranger).await,
         0,
