@@ -76,8 +76,17 @@ impl Netns {
             hosts: Mutex::new(Vec::new()),
             partitioned: Mutex::new(Vec::new()),
         };
-        for bridge in [&net.bridge, &net.bridge_b] {
+        for (k, bridge) in [&net.bridge, &net.bridge_b].into_iter().enumerate() {
             run("ip", &["link", "add", bridge, "type", "bridge"])?;
+            // A fixed (locally administered) address: a bridge otherwise takes its lowest port
+            // address, which changes as veths join, and the nodes' ARP entries for the lab go
+            // stale.
+            let mac = format!(
+                "02:6f:6c:{:02x}:{:02x}:{k:02x}",
+                (id >> 8) & 0xff,
+                id & 0xff
+            );
+            run("ip", &["link", "set", bridge, "address", &mac])?;
             run("ip", &["link", "set", bridge, "up"])?;
         }
         let host_addr = format!("{}/16", net.host_ip());

@@ -5,6 +5,7 @@ use std::{
     ffi::OsString,
     fs::File,
     net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket},
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -172,8 +173,8 @@ impl NodeProcess {
             .append(append_log)
             .truncate(!append_log)
             .open(dir.join("node.log"))?;
-        let child = launcher
-            .command()
+        let mut command = launcher.command();
+        command
             .arg("node")
             .args(["--p2p.listen.ip", &ports.p2p_ip.to_string()])
             .args(["--p2p.listen.tcp", &ports.tcp.to_string()])
@@ -200,8 +201,17 @@ impl NodeProcess {
             .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()?;
+            .stderr(log);
+        // A node must not outlive whoever started it (a lab or test killed without a chance to
+        // clean up): the kernel sends it SIGKILL when the spawning thread goes away.
+        // SAFETY: prctl(2) is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
         Ok(Self {
             index,
             dir: dir.to_path_buf(),

@@ -73,17 +73,36 @@ async fn propagation(
     label: String,
     name: &str,
 ) -> Result<PropagationResult, LabError> {
-    let mut setup = Setup::start(net, "report").await?;
     let params = PropagationParams {
         blocks,
         drain: drain_time(net),
         label,
     };
-    let r = scenario::propagation::measure(&mut setup.cluster, &setup.spec, &params).await;
-    setup.finish(r.is_ok());
-    let r = r?;
+    let r = retry_once(name, || async {
+        let mut setup = Setup::start(net, "report").await?;
+        let r = scenario::propagation::measure(&mut setup.cluster, &setup.spec, &params).await;
+        setup.finish(r.is_ok());
+        r
+    })
+    .await?;
     write_json(&a.out.join(name), &r)?;
     Ok(r)
+}
+
+/// Runs `run`, and once more if it fails (a node that did not come up, say): a run is only
+/// reported when it completed, and the failure is printed.
+async fn retry_once<T, F, Fut>(what: &str, mut run: F) -> Result<T, LabError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, LabError>>,
+{
+    match run().await {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            eprintln!("lab report: {what} failed ({e}); running it again");
+            run().await
+        }
+    }
 }
 
 /// Runs the suite and writes `a.out` and the lab sections of `a.benchmarks`.
@@ -197,7 +216,6 @@ pub async fn run_suite(a: &ReportArgs) -> Result<(), LabError> {
         s.attack.as_secs()
     );
     eprintln!("lab report: {cmd}");
-    let mut setup = Setup::start(&net, "report").await?;
     let params = AttackParams {
         kinds: AttackKind::ALL.to_vec(),
         duration: s.attack,
@@ -206,9 +224,13 @@ pub async fn run_suite(a: &ReportArgs) -> Result<(), LabError> {
         drain: drain_time(&net),
         stop_when_banned: false,
     };
-    let rows = scenario::attack::measure(&mut setup.cluster, &setup.spec, &params).await;
-    setup.finish(rows.is_ok());
-    let rows = rows?;
+    let rows = retry_once("attack", || async {
+        let mut setup = Setup::start(&net, "report").await?;
+        let rows = scenario::attack::measure(&mut setup.cluster, &setup.spec, &params).await;
+        setup.finish(rows.is_ok());
+        rows
+    })
+    .await?;
     write_json(&a.out.join("attack.json"), &rows)?;
     md.push(section(
         "Attacks",
@@ -236,10 +258,14 @@ pub async fn run_suite(a: &ReportArgs) -> Result<(), LabError> {
         s.churn.as_secs()
     );
     eprintln!("lab report: {cmd}");
-    let mut setup = Setup::start(&churn.network, "report").await?;
-    let r = scenario::churn::measure(&mut setup.cluster, &setup.spec, &churn_params(&churn)).await;
-    setup.finish(r.is_ok());
-    let r = r?;
+    let r = retry_once("churn", || async {
+        let mut setup = Setup::start(&churn.network, "report").await?;
+        let params = churn_params(&churn);
+        let r = scenario::churn::measure(&mut setup.cluster, &setup.spec, &params).await;
+        setup.finish(r.is_ok());
+        r
+    })
+    .await?;
     write_json(&a.out.join("churn.json"), &r)?;
     md.push(section(
         "Churn",
@@ -282,18 +308,23 @@ async fn netns_sections(a: &ReportArgs, s: &Scale, netns_ok: bool) -> Result<Str
         s.netns_nodes
     );
     eprintln!("lab report: {cmd}");
-    let mut setup = Setup::start(&net, "report").await?;
     let params = PartitionParams {
         split: Duration::from_secs(20),
         after: Duration::from_secs(40),
         drain: drain_time(&net),
     };
-    let r = match setup.netns.clone() {
-        Some(n) => scenario::partition::measure(&mut setup.cluster, &setup.spec, &n, &params).await,
-        None => Err(LabError::Netns("no namespaces".into())),
-    };
-    setup.finish(r.is_ok());
-    let r = r?;
+    let r = retry_once("partition", || async {
+        let mut setup = Setup::start(&net, "report").await?;
+        let r = match setup.netns.clone() {
+            Some(n) => {
+                scenario::partition::measure(&mut setup.cluster, &setup.spec, &n, &params).await
+            }
+            None => Err(LabError::Netns("no namespaces".into())),
+        };
+        setup.finish(r.is_ok());
+        r
+    })
+    .await?;
     write_json(&a.out.join("partition.json"), &r)?;
     Ok(section(
         "Partition and heal (network namespaces)",
@@ -328,7 +359,7 @@ fn attack_notes(netns: bool) -> String {
     format!("{placement} {ATTACK_NOTES}")
 }
 
-const ATTACK_NOTES: &str = "Each attacker is an in-process gossip node that dials 4 victims and publishes 20 messages/s (oversized: 5/s). Ban and disconnect times run from the attacker's first message to the victim's `opp2p_peers` listing it in `bannedPeers` (polled every 250 ms) and to the connection closing. `connect-loop` and `many-connections` send nothing invalid: no ban is expected; the notes say what the gater did. Honest delivery counts every block published during the attack window at every honest node.";
+const ATTACK_NOTES: &str = "Each attacker is an in-process gossip node that dials 4 victims and publishes 20 messages/s (oversized: 5/s). Ban and disconnect times run from the attacker's first message to the victim's `opp2p_peers` listing it in `bannedPeers` (polled every 250 ms) and to the connection closing. `connect-loop` sends nothing invalid but reconnects in a loop: the gater flags a peer past 10 inbound connections a minute and the node bans it. `many-connections` opens 40 connections per victim from 40 peer ids on one IP: the per-IP limit refuses all but 10 before the handshake, and the 10 admitted send nothing invalid, so no ban is expected (banning an IP for refused attempts would also shut out honest nodes behind a shared address); the notes say what the gater did. Honest delivery counts every block published during the attack window at every honest node.";
 
 const CHURN_NOTES: &str = "Each round SIGKILLs 30 % of the nodes (never the sequencer), keeps them down 3 s and restarts them with the same data directory; the bootnode is SIGKILLed and restarted once, halfway, after which a new node joins through it. A block is owed to a node that ran (with the lab subscribed) from the block's publish until 2 s later; the second delivery column only counts nodes also up for the 5 s before the publish. Bans kept: nodes that banned a hostile peer before the churn and still list it at the end.";
 
