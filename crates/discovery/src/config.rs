@@ -45,8 +45,14 @@ pub struct DiscoveryConfig {
     pub bootnodes: Vec<Bootnode>,
     /// `--p2p.netrestrict`: nodes outside are neither contacted nor reported.
     pub netrestrict: Option<NetRestrict>,
-    /// Time between random lookups (kona `--p2p.discovery.interval`, default 5 s).
+    /// Time between random lookups while peers are wanted and lookups keep finding new ones
+    /// (kona `--p2p.discovery.interval`, op-node's `discoverIntervalFast`: 5 s). Also the
+    /// period of the table upkeep (ban expiry, bootstrap of an empty table, re-scan).
     pub lookup_interval: Duration,
+    /// Time between random lookups once the gossip side has enough peers (see
+    /// [`crate::DiscoveryHandle::set_wants_peers`]), and the longest back-off while lookups find
+    /// nothing new (op-node's `discoverIntervalSlow`: 20 s).
+    pub slow_lookup_interval: Duration,
     /// `--p2p.discovery.path`: where the ENR table is persisted.
     pub table: TableLocation,
     /// Bounds of the persisted table.
@@ -62,7 +68,7 @@ pub struct DiscoveryConfig {
 
 impl DiscoveryConfig {
     /// op-node's defaults for `chain_id`: listen `0.0.0.0`, random UDP port, TCP 9222, no
-    /// bootnodes, 5 s lookups, in-memory table.
+    /// bootnodes, lookups every 5 s (20 s once enough peers), in-memory table.
     pub fn new(chain_id: u64, peers: mpsc::Sender<DiscoveredPeer>) -> Self {
         Self {
             listen_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -75,6 +81,7 @@ impl DiscoveryConfig {
             bootnodes: Vec::new(),
             netrestrict: None,
             lookup_interval: Duration::from_secs(5),
+            slow_lookup_interval: Duration::from_secs(20),
             table: TableLocation::Memory,
             table_limits: TableLimits::default(),
             persist_interval: Duration::from_secs(60),

@@ -1,20 +1,21 @@
 //! [`DiscoveryDriver`]: the task that owns discv5.
 //!
-//! It bootstraps from the configured bootnodes and the persisted table, runs a random lookup
-//! every `lookup_interval`, and checks every ENR it sees (lookup results, `Discovered`,
+//! It bootstraps from the configured bootnodes and the persisted table, runs random lookups
+//! paced by [`LookupPacer`] (every `lookup_interval` while peers are wanted and new ones turn
+//! up, up to `slow_lookup_interval` otherwise), and checks every ENR it sees (lookup results, `Discovered`,
 //! `SessionEstablished` and `UnverifiableEnr` events, routing-table scans) with
 //! [`check_enr`], netrestrict and its bans. Accepted peers go to the bounded peer channel with
 //! `try_send` (a full channel drops and counts), are remembered in the [`TableStore`], and the
 //! table is written periodically and at shutdown.
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{net::SocketAddr, pin::Pin, sync::Arc, time::Instant};
 
 use discv5::{Discv5, Event, QueryError};
 use enr::NodeId;
 use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
 use tokio::{
     sync::mpsc::{self, error::TrySendError},
-    time::MissedTickBehavior,
+    time::{MissedTickBehavior, Sleep},
 };
 
 use crate::{
@@ -26,6 +27,7 @@ use crate::{
     handle::Command,
     local_enr::{initial_enr_seq, unix_millis, unix_secs},
     netrestrict::FilterSlot,
+    pacing::LookupPacer,
     Bootnode, DiscoveredPeer, DiscoveryConfig, DiscoveryError, DiscoveryHandle, DiscoveryStats,
     Enr, EnrOutcome, NodeIdentity, TableStore, TableStoreError,
 };
@@ -50,6 +52,8 @@ pub struct DiscoveryDriver {
     enodes: FuturesUnordered<BoxFuture<'static, EnodeStep>>,
     failed_enodes: Vec<crate::Enode>,
     last_scan: Instant,
+    pacer: LookupPacer,
+    next_lookup: Pin<Box<Sleep>>,
     _filter_slot: Option<FilterSlot>,
 }
 
@@ -91,6 +95,7 @@ impl DiscoveryDriver {
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
         let stats = Arc::new(DiscoveryStats::default());
         let emitted = Emitted::new(config.reemit_interval, config.table_limits.max_entries * 4);
+        let (config_fast, config_slow) = (config.lookup_interval, config.slow_lookup_interval);
         let mut driver = Self {
             local_id: identity.node_id(),
             discv5,
@@ -105,6 +110,8 @@ impl DiscoveryDriver {
             enodes: FuturesUnordered::new(),
             failed_enodes: Vec::new(),
             last_scan: Instant::now(),
+            pacer: LookupPacer::new(config_fast, config_slow),
+            next_lookup: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
             _filter_slot: filter_slot,
         };
         driver.persist().await;
@@ -137,6 +144,8 @@ impl DiscoveryDriver {
         for enode in std::mem::take(&mut self.failed_enodes) {
             self.enodes.push(enode::resolve(enode, 0, prefer_v6));
         }
+        let delay = self.pacer.restart();
+        self.schedule_lookup(delay);
         for enr in self.store.enrs() {
             self.add_to_table(&enr);
         }
@@ -158,8 +167,8 @@ impl DiscoveryDriver {
 
     /// Runs until shutdown is requested or every handle is dropped.
     pub async fn run(mut self) {
-        let mut lookup_timer = tokio::time::interval(self.config.lookup_interval);
-        lookup_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut upkeep_timer = tokio::time::interval(self.config.lookup_interval);
+        upkeep_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let start = tokio::time::Instant::now() + self.config.persist_interval;
         let mut persist_timer = tokio::time::interval_at(start, self.config.persist_interval);
         persist_timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -184,7 +193,8 @@ impl DiscoveryDriver {
                     self.on_lookup(result);
                 }
                 Some(step) = self.enodes.next(), if !self.enodes.is_empty() => self.on_enode(step),
-                _ = lookup_timer.tick() => self.on_tick(),
+                _ = upkeep_timer.tick() => self.on_tick(),
+                () = &mut self.next_lookup => self.start_lookup(),
                 _ = persist_timer.tick() => self.persist().await,
             }
         }
@@ -221,8 +231,37 @@ impl DiscoveryDriver {
                 }
                 let _ = reply.send(());
             }
+            Command::SetWantsPeers(wants, reply) => {
+                if let Some(delay) = self.pacer.set_wants_peers(wants) {
+                    tracing::debug!(wants, ?delay, "lookup pace changed");
+                    self.schedule_lookup(delay);
+                }
+                let _ = reply.send(());
+            }
             Command::Shutdown(_) => {}
         }
+    }
+
+    /// The next random lookup starts `delay` from now.
+    fn schedule_lookup(&mut self, delay: std::time::Duration) {
+        self.next_lookup
+            .as_mut()
+            .reset(tokio::time::Instant::now() + delay);
+    }
+
+    /// Starts a random lookup unless one is running; the next is scheduled when it ends.
+    fn start_lookup(&mut self) {
+        if self.lookups.is_empty() {
+            self.lookups
+                .push(self.discv5.find_node(NodeId::random()).boxed());
+        }
+        // Parked far ahead: `on_lookup` schedules the next one.
+        self.schedule_lookup(
+            self.config
+                .slow_lookup_interval
+                .max(self.config.lookup_interval)
+                * 4,
+        );
     }
 
     /// Removes `node_id` from the routing table, the store and the sent set.
@@ -268,6 +307,8 @@ impl DiscoveryDriver {
                 tracing::debug!(error = ?e, "random lookup failed");
             }
         }
+        let delay = self.pacer.lookup_done();
+        self.schedule_lookup(delay);
     }
 
     fn on_tick(&mut self) {
@@ -277,10 +318,6 @@ impl DiscoveryDriver {
             self.bootstrap();
         } else if now.duration_since(self.last_scan) >= self.config.reemit_interval {
             self.scan_table();
-        }
-        if self.lookups.is_empty() {
-            self.lookups
-                .push(self.discv5.find_node(NodeId::random()).boxed());
         }
         let seq = self.discv5.local_enr().seq();
         if self.store.local_seq() != Some(seq) {
@@ -388,6 +425,9 @@ impl DiscoveryDriver {
         self.stats.record(outcome);
         if outcome != EnrOutcome::Accepted {
             return;
+        }
+        if !self.store.contains(&enr.node_id()) {
+            self.pacer.found_new_peer();
         }
         self.store.observe(enr, unix_secs());
         if !self.emitted.is_due(enr, now) {

@@ -20,6 +20,7 @@ pub(crate) enum Command {
     TableEnrs(oneshot::Sender<Vec<Enr>>),
     BanNode(NodeId, Duration, oneshot::Sender<()>),
     BanIp(IpAddr, Duration, oneshot::Sender<()>),
+    SetWantsPeers(bool, oneshot::Sender<()>),
     Shutdown(oneshot::Sender<Result<(), TableStoreError>>),
 }
 
@@ -70,6 +71,13 @@ impl DiscoveryHandle {
     /// drops its packets (discv5's IP ban list is process-wide).
     pub async fn ban_ip(&self, ip: IpAddr, duration: Duration) -> Result<(), DriverGone> {
         self.ask(|tx| Command::BanIp(ip, duration, tx)).await
+    }
+
+    /// Tells discovery whether the gossip side needs more peers: while it does, random lookups
+    /// run every `lookup_interval` (backing off when they find nothing new); once it does not,
+    /// every `slow_lookup_interval`. A change to `true` starts a lookup at once.
+    pub async fn set_wants_peers(&self, wants: bool) -> Result<(), DriverGone> {
+        self.ask(|tx| Command::SetWantsPeers(wants, tx)).await
     }
 
     /// Stops the driver after persisting the table; returns the persist result.

@@ -20,6 +20,7 @@ mod handle;
 pub mod identity;
 mod local_enr;
 pub mod netrestrict;
+mod pacing;
 mod stats;
 pub mod table_store;
 #[cfg(test)]

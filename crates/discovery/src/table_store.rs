@@ -249,6 +249,11 @@ impl TableStore {
         }
     }
 
+    /// Whether `node_id` is stored.
+    pub fn contains(&self, node_id: &NodeId) -> bool {
+        self.entries.contains_key(node_id)
+    }
+
     /// Forgets `node_id`.
     pub fn remove(&mut self, node_id: &NodeId) {
         self.entries.remove(node_id);

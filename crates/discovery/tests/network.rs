@@ -306,3 +306,66 @@ async fn enode_bootnodes_are_resolved_to_enrs() {
         n.stop().await;
     }
 }
+
+/// Lookups back off to the slow interval once they find nothing new, stay slow while the gossip
+/// side has enough peers, and start again at once (then fast) when it wants peers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_slow_down_when_nothing_new_or_enough_peers() {
+    let boot = Node::start(NodeIdentity::generate(), Opts::new(CHAIN)).await;
+    let boot_enr = boot.enr.clone();
+    let mut nodes = vec![boot];
+    for _ in 1..4 {
+        nodes.push(Node::start(NodeIdentity::generate(), Opts::new(CHAIN).boot(&boot_enr)).await);
+    }
+    let ids: Vec<PeerId> = nodes.iter().map(Node::peer_id).collect();
+    let converged = wait_until(Duration::from_secs(20), async || {
+        let mut all = true;
+        for (i, node) in nodes.iter_mut().enumerate() {
+            node.drain();
+            all &= ids
+                .iter()
+                .enumerate()
+                .all(|(j, id)| j == i || node.seen.contains(id));
+        }
+        all
+    })
+    .await;
+    assert!(converged, "the four nodes did not find each other");
+
+    // Nothing new to find: after at most three doublings (200, 400, 800 ms) lookups run every
+    // 1.6 s. At the fast interval, 4 s would hold about 20.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let node = &nodes[1];
+    let before = node.lookups();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let idle = node.lookups() - before;
+    assert!(
+        (1..=4).contains(&idle),
+        "{idle} lookups in 4 s with nothing new"
+    );
+
+    // Enough peers: still the slow interval.
+    node.handle.set_wants_peers(false).await.unwrap();
+    let before = node.lookups();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let satisfied = node.lookups() - before;
+    assert!(
+        satisfied <= 4,
+        "{satisfied} lookups in 4 s with enough peers"
+    );
+
+    // Peers wanted again: a lookup at once and the back-off restarts from 200 ms (lookups at
+    // about 0, 0.2, 0.6 and 1.4 s).
+    let before = node.lookups();
+    node.handle.set_wants_peers(true).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let wanted = node.lookups() - before;
+    assert!(
+        wanted >= 3,
+        "{wanted} lookups in 1.5 s after peers were wanted again"
+    );
+
+    for node in nodes {
+        node.stop().await;
+    }
+}

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime};
 
 use opmesh_discovery::{node_id_from_peer_id, DiscoveredPeer, DiscoveryHandle};
-use opmesh_gossip::{DialCandidate, NetworkEvent};
+use opmesh_gossip::{DialCandidate, GossipHandle, NetworkEvent};
 use tokio::sync::{broadcast, mpsc};
 use tracing::debug;
 
@@ -45,6 +45,27 @@ pub(crate) async fn bans_to_discovery(
             }
             Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// How often the peer count is compared with `peers.lo` (op-node's connection tick).
+const PACE_CHECK: Duration = Duration::from_secs(5);
+
+/// Tells discovery whether gossip needs peers: below `lo` connected peers it does (lookups
+/// every 5 s, backing off when nothing new turns up), at or above it does not (every 20 s),
+/// as op-node paces its discovery against its peer target. Ends when either side stops.
+pub(crate) async fn pace_discovery(gossip: GossipHandle, discovery: DiscoveryHandle, lo: usize) {
+    let mut tick = tokio::time::interval(PACE_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Ok(stats) = gossip.stats().await else {
+            break;
+        };
+        let wants = usize::try_from(stats.connected_peers).unwrap_or(usize::MAX) < lo;
+        if discovery.set_wants_peers(wants).await.is_err() {
+            break;
         }
     }
 }

@@ -42,6 +42,9 @@ pub struct NetworkConfig {
     pub netrestrict: Option<NetRestrict>,
     /// How often discovery runs a random lookup.
     pub lookup_interval: Duration,
+    /// How often discovery runs a random lookup once gossip has `peers.lo` peers, and the
+    /// longest back-off while lookups find nothing new.
+    pub slow_lookup_interval: Duration,
     /// `--p2p.static`.
     pub static_peers: Vec<Multiaddr>,
     /// `--p2p.peerstore.path` (`None` = in memory).
@@ -87,6 +90,7 @@ impl NetworkConfig {
             discovery_table: TableLocation::Memory,
             netrestrict: None,
             lookup_interval: Duration::from_secs(5),
+            slow_lookup_interval: Duration::from_secs(20),
             static_peers: Vec::new(),
             peerstore_path: None,
             unsafe_block_signer: None,

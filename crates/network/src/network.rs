@@ -149,6 +149,7 @@ impl Network {
             disc.bootnodes = config.bootnodes.clone();
             disc.netrestrict = config.netrestrict.clone();
             disc.lookup_interval = config.lookup_interval;
+            disc.slow_lookup_interval = config.slow_lookup_interval;
             disc.table = config.discovery_table.clone();
             let (discovery, _task) = opmesh_discovery::spawn(disc, &config.identity).await?;
             tokio::spawn(bridge::discovered_to_candidates(peers_rx, candidates_tx));
@@ -157,6 +158,11 @@ impl Network {
                 discovery.clone(),
             ));
             tokio::spawn(bridge::export_discovery_metrics(discovery.clone()));
+            tokio::spawn(bridge::pace_discovery(
+                gossip.clone(),
+                discovery.clone(),
+                config.peer_limits.lo,
+            ));
             Some(discovery)
         } else {
             drop(candidates_tx);

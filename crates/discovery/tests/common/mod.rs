@@ -19,6 +19,8 @@ use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
 
 /// Lookup interval used by every test node.
 pub const LOOKUP: Duration = Duration::from_millis(200);
+/// Slow lookup interval (enough peers, or nothing new found) of every test node.
+pub const SLOW_LOOKUP: Duration = Duration::from_millis(1600);
 
 /// Per-node options.
 #[derive(Clone)]
@@ -78,6 +80,7 @@ impl Node {
         config.table = opts.table;
         config.netrestrict = opts.netrestrict;
         config.lookup_interval = LOOKUP;
+        config.slow_lookup_interval = SLOW_LOOKUP;
         config.persist_interval = Duration::from_secs(1);
         let (handle, join) = spawn(config, &identity).await.expect("discovery starts");
         let enr = handle.local_enr().await.expect("driver runs");
@@ -98,6 +101,12 @@ impl Node {
         let key = hex::encode(&public.to_bytes_uncompressed()[1..]);
         let udp = self.enr.udp4().expect("udp port");
         format!("enode://{key}@{host}:40000?discport={udp}")
+    }
+
+    /// Random lookups this node has finished (completed or failed).
+    pub fn lookups(&self) -> u64 {
+        let stats = self.handle.stats();
+        stats.lookups_ok + stats.lookups_failed
     }
 
     pub fn peer_id(&self) -> PeerId {
