@@ -177,6 +177,64 @@ async fn blocking_a_peer_closes_and_refuses_it() {
     assert!(err.to_string().contains("blocked"), "{err}");
 }
 
+/// A peer that connects and disconnects in a loop is banned once it passes the reconnect limit
+/// (10 inbound connections a minute); a peer that connected twice is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_reconnecting_in_a_loop_is_banned() {
+    let target = spawn_node(false, fast).await;
+    let mut events = target.handle.subscribe_events();
+    let looper = spawn_node(false, fast).await;
+    let honest = spawn_node(false, fast).await;
+    for _ in 0..2 {
+        honest.handle.dial(target.addr.clone()).await.unwrap();
+        honest.handle.disconnect(target.peer_id()).await.unwrap();
+        eventually(Duration::from_secs(5), "honest peer gone", || async {
+            let peers = target.handle.peers().await.unwrap();
+            peers.iter().all(|p| p.peer_id != honest.peer_id())
+        })
+        .await;
+    }
+    honest.handle.dial(target.addr.clone()).await.unwrap();
+
+    // The target may close a refused connection only after the looper's side of it is up, so
+    // the loop runs on and the ban is read from the target's events.
+    for _ in 0..16 {
+        if looper.handle.dial(target.addr.clone()).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let _ = looper.handle.disconnect(target.peer_id()).await;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let banned = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match events.recv().await {
+                Ok(NetworkEvent::PeerBanned { peer, .. }) => break peer,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("events ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a PeerBanned event");
+    assert_eq!(banned, looper.peer_id());
+    // Banned: its next connection is closed at once.
+    let _ = looper.handle.dial(target.addr.clone()).await;
+    eventually(Duration::from_secs(5), "looper disconnected", || async {
+        let peers = target.handle.peers().await.unwrap();
+        peers.iter().all(|p| p.peer_id != looper.peer_id())
+    })
+    .await;
+    let peers = target.handle.peers().await.unwrap();
+    assert!(
+        peers.iter().any(|p| p.peer_id == honest.peer_id()),
+        "honest peer kept"
+    );
+    assert!(
+        peers.iter().all(|p| p.peer_id != looper.peer_id()),
+        "looper still connected"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bans_and_block_lists_survive_a_restart() {
     let dir = std::env::temp_dir().join(format!("opmesh-peerstore-restart-{}", std::process::id()));

@@ -71,9 +71,11 @@ impl AttackKind {
         }
     }
 
-    /// Whether the attack sends invalid messages, so victims are expected to ban it.
+    /// Whether victims are expected to ban the attacker: every attack that sends invalid
+    /// messages, and the connect loop (past the gater's reconnect limit). Many connections from
+    /// one IP are refused past the per-IP limit instead; the admitted ones do nothing wrong.
     pub const fn expects_ban(self) -> bool {
-        !matches!(self, Self::ConnectLoop | Self::ManyConnections)
+        !matches!(self, Self::ManyConnections)
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::{
     collections::{HashMap, VecDeque},
-    convert::Infallible,
     net::IpAddr,
     task::{Context, Poll},
     time::SystemTime,
@@ -22,8 +21,14 @@ use libp2p::{
 
 use crate::{Expired, GaterConfig, GaterState};
 
-/// No events: denials surface as the swarm's connection errors carrying a [`crate::Denial`].
-pub type GaterEvent = Infallible;
+/// What the gater reports to the driver. Denials are not events: they surface as the swarm's
+/// connection errors carrying a [`crate::Denial`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GaterEvent {
+    /// The peer opened more inbound connections than the reconnect limit allows within its
+    /// window: it connects and disconnects in a loop. The driver decides what to do (ban it).
+    ReconnectLoop(PeerId),
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Connection {
@@ -43,6 +48,7 @@ pub struct GaterBehaviour {
     /// the per-IP limit before the first is established.
     pending_inbound: HashMap<ConnectionId, IpAddr>,
     to_close: VecDeque<(PeerId, ConnectionId)>,
+    events: VecDeque<GaterEvent>,
 }
 
 /// The IP of a multiaddr, if it has one.
@@ -62,6 +68,7 @@ impl GaterBehaviour {
             connections: HashMap::new(),
             pending_inbound: HashMap::new(),
             to_close: VecDeque::new(),
+            events: VecDeque::new(),
         }
     }
 
@@ -220,6 +227,15 @@ impl NetworkBehaviour for GaterBehaviour {
                 if let (true, false, Some(ip)) = (inbound, counted, ip) {
                     self.state.inbound_opened(ip);
                 }
+                // Every connection counts, not only the first of a peer: a looping peer may
+                // keep one connection open while it churns another.
+                if inbound
+                    && self
+                        .state
+                        .inbound_connection_from(e.peer_id, SystemTime::now())
+                {
+                    self.events.push_back(GaterEvent::ReconnectLoop(e.peer_id));
+                }
                 self.connections.insert(
                     e.connection_id,
                     Connection {
@@ -265,11 +281,14 @@ impl NetworkBehaviour for GaterBehaviour {
         &mut self,
         _cx: &mut Context<'_>,
     ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
-        match self.to_close.pop_front() {
-            Some((peer_id, id)) => Poll::Ready(ToSwarm::CloseConnection {
+        if let Some((peer_id, id)) = self.to_close.pop_front() {
+            return Poll::Ready(ToSwarm::CloseConnection {
                 peer_id,
                 connection: CloseConnection::One(id),
-            }),
+            });
+        }
+        match self.events.pop_front() {
+            Some(event) => Poll::Ready(ToSwarm::GenerateEvent(event)),
             None => Poll::Pending,
         }
     }

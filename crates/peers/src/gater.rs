@@ -20,6 +20,11 @@ pub struct GaterConfig {
     pub redial_limit: Option<u32>,
     /// The period after which a peer's dial count resets.
     pub redial_period: Duration,
+    /// Inbound connections one (unprotected) peer may open per `reconnect_window`; the next one
+    /// marks it as looping (the driver bans it). `None` = unlimited.
+    pub reconnect_limit: Option<u32>,
+    /// The window of `reconnect_limit`.
+    pub reconnect_window: Duration,
 }
 
 impl Default for GaterConfig {
@@ -28,10 +33,15 @@ impl Default for GaterConfig {
             max_inbound_per_ip: 10,
             redial_limit: Some(500),
             redial_period: Duration::from_secs(3600),
+            // An honest peer reconnects after a restart or after being trimmed, and trimming
+            // spares connections younger than peers.grace (30 s): two a minute at most.
+            reconnect_limit: Some(10),
+            reconnect_window: Duration::from_secs(60),
         }
     }
 }
 
+/// A count within a period (dials of a peer, inbound connections of a peer).
 #[derive(Debug, Clone, Copy)]
 struct DialRecord {
     count: u32,
@@ -67,6 +77,7 @@ pub struct GaterState {
     ip_bans: HashMap<IpAddr, SystemTime>,
     inbound_per_ip: HashMap<IpAddr, usize>,
     dials: HashMap<PeerId, DialRecord>,
+    reconnects: HashMap<PeerId, DialRecord>,
 }
 
 impl GaterState {
@@ -151,6 +162,31 @@ impl GaterState {
 
     // ---- connection bookkeeping ----
 
+    /// `peer` opened an inbound connection at `now`. Returns true when that makes more than
+    /// `reconnect_limit` within `reconnect_window`: a connect/disconnect loop (protected peers
+    /// are exempt). It stays true for every further connection in the window.
+    pub fn inbound_connection_from(&mut self, peer: PeerId, now: SystemTime) -> bool {
+        let Some(limit) = self.config.reconnect_limit else {
+            return false;
+        };
+        if self.protected.contains(&peer) {
+            return false;
+        }
+        let record = self.reconnects.entry(peer).or_insert(DialRecord {
+            count: 0,
+            period_start: now,
+        });
+        let elapsed = now.duration_since(record.period_start).unwrap_or_default();
+        if elapsed >= self.config.reconnect_window {
+            *record = DialRecord {
+                count: 0,
+                period_start: now,
+            };
+        }
+        record.count = record.count.saturating_add(1);
+        record.count > limit
+    }
+
     /// An inbound connection from `ip` was established.
     pub fn inbound_opened(&mut self, ip: IpAddr) {
         *self.inbound_per_ip.entry(ip).or_default() += 1;
@@ -229,7 +265,13 @@ impl GaterState {
     }
 
     /// Removes every ban that has run out by `now` and returns what was lifted.
+    /// Also forgets reconnect counts whose window has passed.
     pub fn expire(&mut self, now: SystemTime) -> Expired {
+        let window = self.config.reconnect_window;
+        self.reconnects.retain(|_, r| {
+            now.duration_since(r.period_start)
+                .is_ok_and(|elapsed| elapsed < window)
+        });
         let mut expired = Expired::default();
         self.peer_bans.retain(|peer, until| {
             let keep = *until > now;
@@ -468,5 +510,37 @@ mod tests {
             restored.check_peer(&long_ban, t(100)),
             Err(Denial::BannedPeer(t(1000)))
         );
+    }
+
+    #[test]
+    fn a_peer_reconnecting_in_a_loop_is_flagged_within_its_window() {
+        let mut gater = GaterState::new(GaterConfig {
+            reconnect_limit: Some(3),
+            reconnect_window: Duration::from_secs(60),
+            ..GaterConfig::default()
+        });
+        let (looper, honest, friend) = (PeerId::random(), PeerId::random(), PeerId::random());
+        gater.protect(friend);
+        let flags: Vec<bool> = (0..5)
+            .map(|i| gater.inbound_connection_from(looper, t(i)))
+            .collect();
+        assert_eq!(flags, [false, false, false, true, true]);
+        // One connection a minute is never a loop; the window restarts after 60 s.
+        for minute in 0..10 {
+            assert!(!gater.inbound_connection_from(honest, t(minute * 60)));
+        }
+        assert!(!gater.inbound_connection_from(looper, t(64)));
+        // Protected peers are exempt.
+        for i in 0..20 {
+            assert!(!gater.inbound_connection_from(friend, t(i)));
+        }
+        // Counts whose window has passed are forgotten.
+        gater.expire(t(10_000));
+        assert!(gater.reconnects.is_empty());
+        let unlimited = &mut GaterState::new(GaterConfig {
+            reconnect_limit: None,
+            ..GaterConfig::default()
+        });
+        assert!((0..100).all(|i| !unlimited.inbound_connection_from(looper, t(i))));
     }
 }

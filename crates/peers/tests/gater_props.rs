@@ -73,7 +73,7 @@ proptest! {
     #[test]
     fn gater_follows_its_rules(ops in proptest::collection::vec(op(), 1..80)) {
         let peers: Vec<PeerId> = (0..PEERS).map(|_| PeerId::random()).collect();
-        let config = GaterConfig { max_inbound_per_ip: 1000, redial_limit: Some(LIMIT), redial_period: Duration::from_secs(PERIOD) };
+        let config = GaterConfig { max_inbound_per_ip: 1000, redial_limit: Some(LIMIT), redial_period: Duration::from_secs(PERIOD), ..GaterConfig::default() };
         let mut gater = GaterState::new(config);
         let mut model = Model::default();
         let mut clock = 0u64;

@@ -85,17 +85,30 @@ impl GossipDriver {
             })
             .collect();
         for (peer, score) in low {
-            let until = now + self.bans.duration;
-            // Protected (and static) peers are refused by the gater's ban_peer.
-            if self.swarm.behaviour_mut().gater.ban_peer(peer, until) {
-                warn!(%peer, score, "banning peer below the score threshold");
-                self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
-                self.stats.bans += 1;
-                opmesh_metrics::record_ban();
-                self.store_dirty = true;
-                self.emit(NetworkEvent::PeerBanned { peer, until });
+            if self.ban(peer, now) {
+                warn!(%peer, score, "banned a peer below the score threshold");
             }
         }
+    }
+
+    /// Bans `peer` for the ban duration from `now`: the gater closes its connections and
+    /// refuses it, gossipsub blacklists it, the network hears of it (discovery bans its node
+    /// id). Returns false when nothing changed (bans off, protected or static peer).
+    pub(super) fn ban(&mut self, peer: PeerId, now: SystemTime) -> bool {
+        if !self.bans.enabled {
+            return false;
+        }
+        let until = now + self.bans.duration;
+        // Protected (and static) peers are refused by the gater's ban_peer.
+        if !self.swarm.behaviour_mut().gater.ban_peer(peer, until) {
+            return false;
+        }
+        self.swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
+        self.stats.bans += 1;
+        opmesh_metrics::record_ban();
+        self.store_dirty = true;
+        self.emit(NetworkEvent::PeerBanned { peer, until });
+        true
     }
 
     /// Dials towards `peers.lo` and trims above `peers.hi`.

@@ -12,8 +12,8 @@ use libp2p::{
     PeerId,
 };
 use opmesh_metrics::{self as metrics, GossipEventType};
-use opmesh_peers::Denial;
-use tracing::{debug, info, trace};
+use opmesh_peers::{Denial, GaterEvent};
+use tracing::{debug, info, trace, warn};
 
 use super::{empty_record, unix_seconds, Checked, GossipDriver, ReceivedPayload};
 use crate::{
@@ -54,6 +54,11 @@ impl GossipDriver {
                 if let Some(state) = self.peers.get_mut(&peer) {
                     state.latency = Some(rtt);
                 }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gater(GaterEvent::ReconnectLoop(peer)))
+                if self.ban(peer, SystemTime::now()) =>
+            {
+                warn!(%peer, "banned a peer that reconnects in a loop");
             }
             SwarmEvent::Behaviour(_) => {}
             SwarmEvent::ConnectionEstablished {
