@@ -109,7 +109,8 @@ async fn every_invalid_message_attacker_is_banned_and_honest_blocks_flow() {
         .collect();
     let params = AttackParams {
         kinds,
-        duration: Duration::from_secs(10),
+        // Each attack stops once every victim banned it.
+        duration: Duration::from_secs(20),
         victims: 2,
         rate: 20.0,
         drain: Duration::from_secs(1),
@@ -142,8 +143,19 @@ async fn every_invalid_message_attacker_is_banned_and_honest_blocks_flow() {
                 "{}: not banned by every victim",
                 r.attack
             );
+            // An invalid message costs its sender at once; a connect loop is banned at its
+            // 11th connection, a new one to each victim about every 0.7 s here.
+            let limit = if r.attack == AttackKind::ConnectLoop.name() {
+                15.0
+            } else {
+                5.0
+            };
             let slowest = r.ban_secs.last().copied().unwrap_or(f64::MAX);
-            assert!(slowest < 5.0, "{}: banned only after {slowest} s", r.attack);
+            assert!(
+                slowest < limit,
+                "{}: banned only after {slowest} s",
+                r.attack
+            );
         }
     }
 }
