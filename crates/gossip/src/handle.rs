@@ -182,6 +182,12 @@ impl GossipHandle {
         self.request(|reply| Command::Peers { reply }).await
     }
 
+    /// Every peer the peerstore knows (connected or not): addresses, ENR, chain id, agent and
+    /// last score, as kept across restarts.
+    pub async fn known_peers(&self) -> Result<Vec<opmesh_peers::store::PeerRecord>, GossipError> {
+        self.request(|reply| Command::KnownPeers { reply }).await
+    }
+
     /// The addresses the node listens on.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, GossipError> {
         self.request(|reply| Command::ListenAddrs { reply }).await

@@ -88,6 +88,11 @@ impl NetworkHandle {
         self.gossip.peers().await
     }
 
+    /// Every peer the peerstore knows, connected or not.
+    pub async fn known_peers(&self) -> Result<Vec<opmesh_peers::store::PeerRecord>, GossipError> {
+        self.gossip.known_peers().await
+    }
+
     /// Blocks, unblocks or protects a peer, IP or subnet.
     pub async fn gate(&self, op: GateOp) -> Result<(), GossipError> {
         self.gossip.gate(op).await

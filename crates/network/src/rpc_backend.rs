@@ -1,6 +1,6 @@
 //! Serving the `opp2p_*` admin API from a [`NetworkHandle`].
 
-use std::{net::IpAddr, time::UNIX_EPOCH};
+use std::{collections::HashSet, net::IpAddr, time::UNIX_EPOCH};
 
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
@@ -9,6 +9,7 @@ use opmesh_gossip::{
     validation::compute_block_hash, Direction, GateOp, GossipError, PayloadVersion, PeerInfo,
     ReceivedPayload,
 };
+use opmesh_peers::store::PeerRecord;
 use opmesh_rpc::{
     BackendError, Connectedness, P2pBackend, PeerCount, PeerDump, PeerInfo as RpcPeerInfo,
     PeerStats, UnsafePayloadNotification,
@@ -87,6 +88,27 @@ impl RpcBackend {
     }
 }
 
+/// A peerstore record as op-node reports a peer it is not connected to.
+fn stored_peer(record: PeerRecord, protected: bool) -> RpcPeerInfo {
+    let mut info = RpcPeerInfo::new(record.peer);
+    if let Some(node_id) = node_id_from_peer_id(&record.peer) {
+        info.node_id = node_id.raw();
+    }
+    info.user_agent = record.agent.unwrap_or_default();
+    info.enr = record.enr.unwrap_or_default();
+    info.addresses = record
+        .addresses
+        .iter()
+        .filter_map(|a| a.parse::<Multiaddr>().ok())
+        .map(|a| with_peer_id(a, record.peer))
+        .collect();
+    info.connectedness = Connectedness::NotConnected;
+    info.protected = protected;
+    info.chain_id = record.chain_id.unwrap_or(0);
+    info.scores.gossip.total = record.score.unwrap_or(0.0);
+    info
+}
+
 fn with_peer_id(addr: Multiaddr, peer: PeerId) -> Multiaddr {
     if matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
         addr
@@ -134,18 +156,26 @@ impl P2pBackend for RpcBackend {
         Ok(info)
     }
 
-    async fn peers(&self, _connected: bool) -> Result<PeerDump, BackendError> {
-        // Only connected peers are listed either way: the peerstore's disconnected peers are
-        // dial candidates, not peers with connection details to report.
+    async fn peers(&self, connected: bool) -> Result<PeerDump, BackendError> {
         let peers = self.network.peers().await.map_err(backend_error)?;
         let lists = self.network.block_lists().await.map_err(backend_error)?;
-        let infos: Vec<_> = peers
+        let mut infos: Vec<_> = peers
             .into_iter()
             .map(|p| {
                 let protected = lists.protected.contains(&p.peer_id);
                 self.rpc_peer(p, protected)
             })
             .collect();
+        if !connected {
+            // op-node lists the whole peerstore for `connected = false`: the peers it knows
+            // but is not connected to come with what the store keeps and connectedness 0.
+            let known = self.network.known_peers().await.map_err(backend_error)?;
+            let listed: HashSet<PeerId> = infos.iter().map(|i| i.peer_id).collect();
+            for record in known.into_iter().filter(|r| !listed.contains(&r.peer)) {
+                let protected = lists.protected.contains(&record.peer);
+                infos.push(stored_peer(record, protected));
+            }
+        }
         let mut dump = PeerDump::from_peers(infos);
         dump.banned_peers = lists.peers.clone();
         for (peer, _) in &lists.banned_peers {

@@ -12,8 +12,9 @@ use opmesh_gossip::{
     validation::SequencerKey,
     PayloadVersion, PeerLimits,
 };
-use opmesh_network::{Network, NetworkConfig, NetworkHandle};
+use opmesh_network::{Network, NetworkConfig, NetworkHandle, RpcBackend};
 use opmesh_primitives::ChainConfig;
+use opmesh_rpc::{Connectedness, P2pBackend};
 
 fn config(bootnode: Option<Bootnode>, sequencer: bool) -> NetworkConfig {
     let key = SequencerKey::from_bytes(&keccak256(b"stack test sequencer").0).unwrap();
@@ -92,6 +93,34 @@ async fn stacks_discover_each_other_and_deliver_blocks() {
         others[0].0.signer(),
         Some(alloy_primitives::Address::repeat_byte(7))
     );
+
+    // opp2p_peers: `true` lists connected peers only, `false` also the peerstore's others, as
+    // op-node does.
+    let (gone, _) = others.pop().unwrap();
+    let gone_id = gone.peer_id();
+    gone.shutdown().await;
+    let backend = RpcBackend::new(boot.clone());
+    let mut connected = None;
+    for _ in 0..100 {
+        let dump = backend.peers(true).await.unwrap();
+        if !dump.peers.contains_key(&gone_id) {
+            connected = Some(dump);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let connected = connected.expect("the stopped stack is still listed as connected");
+    assert_eq!(connected.total_connected, connected.peers.len() as u64);
+    let all = backend.peers(false).await.unwrap();
+    let stored = all
+        .peers
+        .get(&gone_id)
+        .expect("the stopped stack is in the peerstore");
+    assert_eq!(stored.connectedness, Connectedness::NotConnected);
+    assert!(!stored.addresses.is_empty(), "{stored:?}");
+    assert_eq!(all.total_connected, connected.total_connected);
+    assert!(connected.peers.keys().all(|p| all.peers.contains_key(p)));
+
     for (handle, _) in &others {
         handle.shutdown().await;
     }

@@ -96,6 +96,9 @@ pub(crate) enum Command {
     Peers {
         reply: Reply<Vec<PeerInfo>>,
     },
+    KnownPeers {
+        reply: Reply<Vec<opmesh_peers::store::PeerRecord>>,
+    },
     ListenAddrs {
         reply: Reply<Vec<Multiaddr>>,
     },
@@ -174,6 +177,9 @@ impl GossipDriver {
             Command::Peers { reply } => {
                 let gossipsub = &self.swarm.behaviour().gossipsub;
                 let _ = reply.send(self.peers.info(|p| gossipsub.peer_score(p)));
+            }
+            Command::KnownPeers { reply } => {
+                let _ = reply.send(self.known_peers.values().cloned().collect());
             }
             Command::ListenAddrs { reply } => {
                 if self.listen_addrs.is_empty() {
