@@ -82,6 +82,18 @@ fn three_processes_discover_each_other_and_deliver_blocks_with_op_node_shapes() 
         ["IPColocationFactor", "behavioralPenalty", "blocks", "total"]
     );
     assert_eq!(me["chainID"], 901);
+    let protocols: Vec<&str> = me["protocols"]
+        .as_array()
+        .expect("opp2p_self lists its protocols")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    for expected in ["/meshsub/1.1.0", "/ipfs/id/1.0.0", "/ipfs/ping/1.0.0"] {
+        assert!(
+            protocols.contains(&expected),
+            "{expected} missing: {protocols:?}"
+        );
+    }
     assert_eq!(me["nodeID"].as_str().unwrap().len(), 64);
     let dump = a.rpc("opp2p_peers", json!([true]));
     assert_eq!(

@@ -109,3 +109,27 @@ impl Behaviour {
         })
     }
 }
+
+/// The protocols this node's swarm serves, as identify announces them to peers and as op-node's
+/// `opp2p_self` lists its own (`host.Mux().Protocols()`). gossipsub 0.50 keeps its protocol ids
+/// private, so they are listed here; a test compares the whole list with what a peer receives
+/// over identify, so a libp2p upgrade that changes them fails there.
+pub fn local_protocols(config: &GossipConfig) -> Vec<String> {
+    let mut protocols: Vec<String> = [
+        "/meshsub/1.3.0",
+        "/meshsub/1.2.0",
+        "/meshsub/1.1.0",
+        "/meshsub/1.0.0",
+    ]
+    .map(String::from)
+    .to_vec();
+    protocols.push(identify::PROTOCOL_NAME.to_string());
+    protocols.push(identify::PUSH_PROTOCOL_NAME.to_string());
+    protocols.push(ping::PROTOCOL_NAME.to_string());
+    if config.serve_payload_by_number {
+        protocols.push(crate::reqresp::op_node_protocol_id(config.chain.chain_id));
+        protocols.push(crate::reqresp::spec_protocol_id(config.chain.chain_id));
+    }
+    protocols.sort();
+    protocols
+}

@@ -61,6 +61,7 @@ pub struct Published {
 pub struct GossipHandle {
     commands: mpsc::Sender<Command>,
     local_peer_id: PeerId,
+    local_protocols: std::sync::Arc<[String]>,
     events: broadcast::Sender<NetworkEvent>,
 }
 
@@ -68,13 +69,20 @@ impl GossipHandle {
     pub(crate) fn new(
         commands: mpsc::Sender<Command>,
         local_peer_id: PeerId,
+        local_protocols: Vec<String>,
         events: broadcast::Sender<NetworkEvent>,
     ) -> Self {
         Self {
             commands,
             local_peer_id,
+            local_protocols: local_protocols.into(),
             events,
         }
+    }
+
+    /// The protocols this node serves (sorted), as identify announces them.
+    pub fn local_protocols(&self) -> &[String] {
+        &self.local_protocols
     }
 
     /// Peer events from now on. A receiver that falls behind loses the oldest events

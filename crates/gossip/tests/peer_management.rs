@@ -397,3 +397,36 @@ async fn a_static_peer_is_redialed_after_it_restarts_and_survives_trimming() {
     )
     .await;
 }
+
+/// The protocols a node lists for itself (`opp2p_self`) are exactly those its peers receive
+/// over identify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_protocols_are_what_identify_announces() {
+    for serve in [true, false] {
+        let a = spawn_node(false, |c| c.serve_payload_by_number = serve).await;
+        let b = spawn_node(false, fast).await;
+        b.handle.dial(a.addr.clone()).await.unwrap();
+        let mut announced = Vec::new();
+        for _ in 0..100 {
+            let peers = b.handle.peers().await.unwrap();
+            announced = peers
+                .iter()
+                .find(|p| p.peer_id == a.peer_id())
+                .map(|p| p.protocols.clone())
+                .unwrap_or_default();
+            if !announced.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!announced.is_empty(), "no identify from a");
+        announced.sort();
+        assert_eq!(a.handle.local_protocols(), announced.as_slice());
+        assert_eq!(
+            announced
+                .iter()
+                .any(|p| p.starts_with("/opstack/req/payload_by_number/")),
+            serve
+        );
+    }
+}

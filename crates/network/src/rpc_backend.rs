@@ -150,6 +150,7 @@ impl P2pBackend for RpcBackend {
             .into_iter()
             .map(|a| with_peer_id(a, self.network.peer_id()))
             .collect();
+        info.protocols = Some(gossip.local_protocols().to_vec());
         info.connectedness = Connectedness::Connected;
         info.gossip_blocks = true;
         info.chain_id = self.network.chain().chain_id;

@@ -223,7 +223,12 @@ impl GossipDriver {
         let (checked_tx, checked_rx) = mpsc::unbounded_channel();
         let (payloads, payload_rx) = mpsc::channel(config.payload_buffer.max(1));
         let (events, _) = broadcast::channel(1024);
-        let handle = GossipHandle::new(commands_tx, *swarm.local_peer_id(), events.clone());
+        let handle = GossipHandle::new(
+            commands_tx,
+            *swarm.local_peer_id(),
+            crate::behaviour::local_protocols(&config),
+            events.clone(),
+        );
         let mut maintenance = tokio::time::interval(config.maintenance_interval);
         maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ChainConfig {
