@@ -24,12 +24,8 @@ async fn table_peers(node: &Node) -> HashSet<PeerId> {
 /// reporting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_find_each_other_through_node_zero() {
-    let boot = Node::start(NodeIdentity::generate(), Opts::new(CHAIN)).await;
-    let boot_enr = boot.enr.clone();
-    let mut nodes = vec![boot];
-    for _ in 1..8 {
-        nodes.push(Node::start(NodeIdentity::generate(), Opts::new(CHAIN).boot(&boot_enr)).await);
-    }
+    let mut nodes = Node::start_from_bootnode(8, CHAIN).await;
+    let boot_enr = nodes[0].enr.clone();
     let foreign = Node::start(
         NodeIdentity::generate(),
         Opts::new(OTHER_CHAIN).boot(&boot_enr),
@@ -311,12 +307,7 @@ async fn enode_bootnodes_are_resolved_to_enrs() {
 /// side has enough peers, and start again at once (then fast) when it wants peers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_slow_down_when_nothing_new_or_enough_peers() {
-    let boot = Node::start(NodeIdentity::generate(), Opts::new(CHAIN)).await;
-    let boot_enr = boot.enr.clone();
-    let mut nodes = vec![boot];
-    for _ in 1..4 {
-        nodes.push(Node::start(NodeIdentity::generate(), Opts::new(CHAIN).boot(&boot_enr)).await);
-    }
+    let mut nodes = Node::start_from_bootnode(4, CHAIN).await;
     let ids: Vec<PeerId> = nodes.iter().map(Node::peer_id).collect();
     let converged = wait_until(Duration::from_secs(20), async || {
         let mut all = true;

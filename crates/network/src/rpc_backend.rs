@@ -57,17 +57,9 @@ impl RpcBackend {
     }
 
     fn rpc_peer(&self, peer: PeerInfo, protected: bool) -> RpcPeerInfo {
-        let mut info = RpcPeerInfo::new(peer.peer_id);
-        if let Some(node_id) = node_id_from_peer_id(&peer.peer_id) {
-            info.node_id = node_id.raw();
-        }
+        let mut info = peer_info(peer.peer_id, peer.addresses);
         info.user_agent = peer.agent_version.unwrap_or_default();
         info.protocol_version = peer.protocol_version.unwrap_or_default();
-        info.addresses = peer
-            .addresses
-            .into_iter()
-            .map(|a| with_peer_id(a, peer.peer_id))
-            .collect();
         info.protocols = (!peer.protocols.is_empty()).then_some(peer.protocols);
         info.connectedness = Connectedness::Connected;
         info.direction = match peer.direction {
@@ -90,22 +82,27 @@ impl RpcBackend {
 
 /// A peerstore record as op-node reports a peer it is not connected to.
 fn stored_peer(record: PeerRecord, protected: bool) -> RpcPeerInfo {
-    let mut info = RpcPeerInfo::new(record.peer);
-    if let Some(node_id) = node_id_from_peer_id(&record.peer) {
-        info.node_id = node_id.raw();
-    }
+    let addresses = record.addresses.iter().filter_map(|a| a.parse().ok());
+    let mut info = peer_info(record.peer, addresses);
     info.user_agent = record.agent.unwrap_or_default();
     info.enr = record.enr.unwrap_or_default();
-    info.addresses = record
-        .addresses
-        .iter()
-        .filter_map(|a| a.parse::<Multiaddr>().ok())
-        .map(|a| with_peer_id(a, record.peer))
-        .collect();
     info.connectedness = Connectedness::NotConnected;
     info.protected = protected;
     info.chain_id = record.chain_id.unwrap_or(0);
     info.scores.gossip.total = record.score.unwrap_or(0.0);
+    info
+}
+
+/// A peer's RPC record with its node id and addresses (each ending in `/p2p/<peer>`).
+fn peer_info(peer: PeerId, addresses: impl IntoIterator<Item = Multiaddr>) -> RpcPeerInfo {
+    let mut info = RpcPeerInfo::new(peer);
+    if let Some(node_id) = node_id_from_peer_id(&peer) {
+        info.node_id = node_id.raw();
+    }
+    info.addresses = addresses
+        .into_iter()
+        .map(|a| with_peer_id(a, peer))
+        .collect();
     info
 }
 

@@ -48,6 +48,28 @@ struct DialRecord {
     period_start: SystemTime,
 }
 
+impl DialRecord {
+    /// `peer`'s record in `records`, started afresh when there is none or its `period` has
+    /// passed by `now`.
+    fn current(
+        records: &mut HashMap<PeerId, Self>,
+        peer: PeerId,
+        period: Duration,
+        now: SystemTime,
+    ) -> &mut Self {
+        let fresh = Self {
+            count: 0,
+            period_start: now,
+        };
+        let record = records.entry(peer).or_insert(fresh);
+        let elapsed = now.duration_since(record.period_start).unwrap_or_default();
+        if elapsed >= period {
+            *record = fresh;
+        }
+        record
+    }
+}
+
 /// Bans that ran out, as returned by [`GaterState::expire`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expired {
@@ -141,17 +163,8 @@ impl GaterState {
             return Ok(());
         }
         if let Some(limit) = self.config.redial_limit {
-            let record = self.dials.entry(*peer).or_insert(DialRecord {
-                count: 0,
-                period_start: now,
-            });
-            let elapsed = now.duration_since(record.period_start).unwrap_or_default();
-            if elapsed >= self.config.redial_period {
-                *record = DialRecord {
-                    count: 0,
-                    period_start: now,
-                };
-            }
+            let record =
+                DialRecord::current(&mut self.dials, *peer, self.config.redial_period, now);
             if record.count >= limit {
                 return Err(Denial::RedialLimit);
             }
@@ -172,17 +185,8 @@ impl GaterState {
         if self.protected.contains(&peer) {
             return false;
         }
-        let record = self.reconnects.entry(peer).or_insert(DialRecord {
-            count: 0,
-            period_start: now,
-        });
-        let elapsed = now.duration_since(record.period_start).unwrap_or_default();
-        if elapsed >= self.config.reconnect_window {
-            *record = DialRecord {
-                count: 0,
-                period_start: now,
-            };
-        }
+        let window = self.config.reconnect_window;
+        let record = DialRecord::current(&mut self.reconnects, peer, window, now);
         record.count = record.count.saturating_add(1);
         record.count > limit
     }

@@ -94,6 +94,19 @@ impl Node {
         }
     }
 
+    /// `count` nodes of `chain_id` with fresh keys: node 0 first, the others with node 0 as
+    /// their only bootnode.
+    pub async fn start_from_bootnode(count: usize, chain_id: u64) -> Vec<Self> {
+        let boot = Self::start(NodeIdentity::generate(), Opts::new(chain_id)).await;
+        let boot_enr = boot.enr.clone();
+        let mut nodes = vec![boot];
+        for _ in 1..count {
+            let opts = Opts::new(chain_id).boot(&boot_enr);
+            nodes.push(Self::start(NodeIdentity::generate(), opts).await);
+        }
+        nodes
+    }
+
     /// This node as an `enode://` URL with host `host`.
     pub fn enode(&self, host: &str) -> String {
         let public = self.identity.libp2p_keypair().public();
