@@ -152,13 +152,25 @@ impl DiscoveryDriver {
         self.scan_table();
     }
 
-    fn add_to_table(&self, enr: &Enr) {
-        let allowed = self
-            .config
+    /// Whether `--p2p.netrestrict` refuses `enr`.
+    fn outside_netrestrict(&self, enr: &Enr) -> bool {
+        self.config
             .netrestrict
             .as_ref()
-            .is_none_or(|n| n.allows_enr(enr));
-        if allowed && !self.bans.is_banned(enr, Instant::now()) {
+            .is_some_and(|n| !n.allows_enr(enr))
+    }
+
+    /// Removes `enr` from the routing table if netrestrict refuses it (discv5 inserts inbound
+    /// peers without asking the table filter), then [`Self::observe`]s it.
+    fn evict_restricted_and_observe(&mut self, enr: &Enr) {
+        if self.outside_netrestrict(enr) {
+            self.discv5.remove_node(&enr.node_id());
+        }
+        self.observe(enr);
+    }
+
+    fn add_to_table(&self, enr: &Enr) {
+        if !self.outside_netrestrict(enr) && !self.bans.is_banned(enr, Instant::now()) {
             if let Err(e) = self.discv5.add_enr(enr.clone()) {
                 tracing::debug!(node_id = %enr.node_id(), error = e, "ENR not added to table");
             }
@@ -274,18 +286,7 @@ impl DiscoveryDriver {
     fn on_event(&mut self, event: Event) {
         match event {
             Event::Discovered(enr) => self.observe(&enr),
-            Event::SessionEstablished(enr, _) => {
-                // discv5 inserts inbound peers without asking the table filter.
-                if self
-                    .config
-                    .netrestrict
-                    .as_ref()
-                    .is_some_and(|n| !n.allows_enr(&enr))
-                {
-                    self.discv5.remove_node(&enr.node_id());
-                }
-                self.observe(&enr);
-            }
+            Event::SessionEstablished(enr, _) => self.evict_restricted_and_observe(&enr),
             Event::UnverifiableEnr { enr, .. } => self.observe(&enr),
             Event::SocketUpdated(addr) => {
                 tracing::info!(%addr, enr = %self.discv5.local_enr(), "local ENR address updated");
@@ -331,15 +332,7 @@ impl DiscoveryDriver {
     fn scan_table(&mut self) {
         self.last_scan = Instant::now();
         for enr in self.discv5.table_entries_enr() {
-            if self
-                .config
-                .netrestrict
-                .as_ref()
-                .is_some_and(|n| !n.allows_enr(&enr))
-            {
-                self.discv5.remove_node(&enr.node_id());
-            }
-            self.observe(&enr);
+            self.evict_restricted_and_observe(&enr);
         }
     }
 
@@ -401,15 +394,7 @@ impl DiscoveryDriver {
     fn classify(&self, enr: &Enr, now: Instant) -> EnrOutcome {
         match check_enr(enr, self.config.chain_id) {
             Err(reason) => EnrOutcome::Rejected(reason),
-            Ok(())
-                if self
-                    .config
-                    .netrestrict
-                    .as_ref()
-                    .is_some_and(|n| !n.allows_enr(enr)) =>
-            {
-                EnrOutcome::Netrestrict
-            }
+            Ok(()) if self.outside_netrestrict(enr) => EnrOutcome::Netrestrict,
             Ok(()) if self.bans.is_banned(enr, now) => EnrOutcome::Banned,
             Ok(()) => EnrOutcome::Accepted,
         }
