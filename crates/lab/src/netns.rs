@@ -76,16 +76,14 @@ impl Netns {
             hosts: Mutex::new(Vec::new()),
             partitioned: Mutex::new(Vec::new()),
         };
-        for (k, bridge) in [&net.bridge, &net.bridge_b].into_iter().enumerate() {
+        // One fixed (locally administered) address for both bridges. A bridge otherwise takes
+        // its lowest port's address, which changes as veths join; and with two addresses, a node
+        // moved back by the heal would keep sending the lab's packets to the split bridge's
+        // address until its ARP entry times out (tens of seconds with no subscription traffic
+        // seen, which the partition scenario then reported as a node that never rejoined).
+        let mac = format!("02:6f:6c:{:02x}:{:02x}:00", (id >> 8) & 0xff, id & 0xff);
+        for bridge in [&net.bridge, &net.bridge_b] {
             run("ip", &["link", "add", bridge, "type", "bridge"])?;
-            // A fixed (locally administered) address: a bridge otherwise takes its lowest port
-            // address, which changes as veths join, and the nodes' ARP entries for the lab go
-            // stale.
-            let mac = format!(
-                "02:6f:6c:{:02x}:{:02x}:{k:02x}",
-                (id >> 8) & 0xff,
-                id & 0xff
-            );
             run("ip", &["link", "set", bridge, "address", &mac])?;
             run("ip", &["link", "set", bridge, "up"])?;
         }
@@ -199,6 +197,8 @@ impl Netns {
             let route = format!("{}/32", h.ip);
             let _ = run("ip", &["route", "del", &route, "dev", &self.bridge_b]);
             run("ip", &["link", "set", &h.veth, "master", &self.bridge])?;
+            // Neighbours learned across the split are not trusted after it.
+            let _ = run("ip", &["netns", "exec", &h.netns, "ip", "neigh", "flush", "all"]);
         }
         Ok(())
     }
