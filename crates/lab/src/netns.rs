@@ -198,7 +198,10 @@ impl Netns {
             let _ = run("ip", &["route", "del", &route, "dev", &self.bridge_b]);
             run("ip", &["link", "set", &h.veth, "master", &self.bridge])?;
             // Neighbours learned across the split are not trusted after it.
-            let _ = run("ip", &["netns", "exec", &h.netns, "ip", "neigh", "flush", "all"]);
+            let _ = run(
+                "ip",
+                &["netns", "exec", &h.netns, "ip", "neigh", "flush", "all"],
+            );
         }
         Ok(())
     }
