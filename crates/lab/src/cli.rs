@@ -24,7 +24,7 @@ pub enum LabCommand {
     Attack(AttackArgs),
     /// Kill and restart a share of the nodes repeatedly (and the bootnode once).
     Churn(ChurnArgs),
-    /// Split the network in two and heal it (needs --netns).
+    /// Split the network in two and heal it (always in network namespaces: --netns implied).
     Partition(PartitionArgs),
     /// Run the documented suite and write the results and docs/benchmarks.md's lab sections.
     Report(ReportArgs),
@@ -77,14 +77,14 @@ pub struct NetworkArgs {
     /// One network namespace per node on a bridge of the lab's own (needs root).
     #[arg(long)]
     pub netns: bool,
-    /// With --netns: `tc netem` delay per link (e.g. 20ms).
-    #[arg(long, requires = "netns")]
+    /// With --netns (implied by `partition`): `tc netem` delay per link (e.g. 20ms).
+    #[arg(long)]
     pub delay: Option<String>,
-    /// With --netns: `tc netem` loss per link (e.g. 1%).
-    #[arg(long, requires = "netns")]
+    /// With --netns (implied by `partition`): `tc netem` loss per link (e.g. 1%).
+    #[arg(long)]
     pub loss: Option<String>,
-    /// With --netns: bandwidth per link (e.g. 100mbit).
-    #[arg(long, requires = "netns")]
+    /// With --netns (implied by `partition`): bandwidth per link (e.g. 100mbit).
+    #[arg(long)]
     pub rate: Option<String>,
     /// Flags passed to every node, after `--`.
     #[arg(last = true)]

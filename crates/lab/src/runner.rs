@@ -40,6 +40,18 @@ pub struct Setup {
 impl Setup {
     /// Starts the network `args` describes and waits for it to form.
     pub async fn start(args: &NetworkArgs, name: &str) -> Result<Self, LabError> {
+        // Link shaping exists only between namespaces (`partition` turns them on itself).
+        let shaping = [
+            ("--delay", &args.delay),
+            ("--loss", &args.loss),
+            ("--rate", &args.rate),
+        ];
+        if let Some((flag, _)) = shaping.iter().find(|(_, v)| v.is_some() && !args.netns) {
+            return Err(LabError::Flag {
+                flag,
+                reason: "shapes the links between namespaces: add --netns".into(),
+            });
+        }
         let launcher = match &args.opmesh_bin {
             Some(exe) => Launcher::new(exe),
             None => Launcher::current().map_err(|e| LabError::io("find this executable", e))?,

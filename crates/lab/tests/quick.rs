@@ -202,3 +202,17 @@ async fn restarted_nodes_keep_identity_bans_and_blocks() {
         r.delivery_settled
     );
 }
+
+/// Link shaping without namespaces is a flag error before anything starts.
+#[tokio::test]
+async fn link_shaping_needs_namespaces() {
+    let mut net = network("shaping", 3, 500);
+    net.rate = Some("100mbit".into());
+    let Err(err) = Setup::start(&net, "quick").await else {
+        panic!("started without --netns");
+    };
+    assert_eq!(
+        err.to_string(),
+        "--rate: shapes the links between namespaces: add --netns"
+    );
+}
