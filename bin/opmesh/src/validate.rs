@@ -7,7 +7,10 @@ use std::{
 
 use alloy_primitives::Address;
 use clap::Args;
-use opmesh_gossip::{parse_block_topic, unix_seconds, validation::PayloadChecker, BlockValidator};
+use opmesh_gossip::{
+    message_id::compute_message_id, parse_block_topic, unix_seconds, validation::PayloadChecker,
+    BlockValidator,
+};
 use opmesh_primitives::parse_go_duration;
 use serde::Serialize;
 use tokio::sync::watch;
@@ -37,6 +40,10 @@ struct Verdict {
     reason: Option<&'static str>,
     number: Option<u64>,
     block_hash: Option<String>,
+    /// The gossipsub message id opmesh gives this message on this topic (hex), as op-node's
+    /// `BuildMsgIdFn` computes it; absent when the line does not parse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<String>,
 }
 
 impl Verdict {
@@ -46,6 +53,7 @@ impl Verdict {
             reason: Some("malformed_input"),
             number: None,
             block_hash: None,
+            message_id: None,
         }
     }
 }
@@ -89,12 +97,14 @@ fn validate_line(validator: &mut BlockValidator, chain_id: u64, line: &str, now:
     let Some((topic_chain, version)) = parse_block_topic(topic) else {
         return Verdict::malformed();
     };
+    let message_id = Some(hex::encode(compute_message_id(topic, &data)));
     if topic_chain != chain_id {
         return Verdict {
             verdict: "reject",
             reason: Some("unknown_topic"),
             number: None,
             block_hash: None,
+            message_id,
         };
     }
     match validator.validate(version, &data, now) {
@@ -105,6 +115,7 @@ fn validate_line(validator: &mut BlockValidator, chain_id: u64, line: &str, now:
                 reason: None,
                 number: Some(block.number),
                 block_hash: Some(block.hash.to_string()),
+                message_id,
             }
         }
         Err(invalid) => Verdict {
@@ -112,6 +123,7 @@ fn validate_line(validator: &mut BlockValidator, chain_id: u64, line: &str, now:
             reason: Some(invalid.reason.label()),
             number: invalid.block.map(|b| b.number),
             block_hash: invalid.block.map(|b| b.hash.to_string()),
+            message_id,
         },
     }
 }

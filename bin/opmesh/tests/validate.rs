@@ -74,11 +74,13 @@ fn signed_fixtures_accept_then_repeat_as_already_seen() {
             &format!("{text}{text}"),
         );
         let expected_hash = format!("0x{}", fixtures()[name]["block_hash"].as_str().unwrap());
+        // op-node's id for the message on its topic, from the fixture.
+        let id = fixtures()[name]["message_id_opnode_style"].clone();
         assert_eq!(
             verdicts(&out),
             vec![
-                serde_json::json!({"verdict": "accept", "reason": null, "number": 0, "block_hash": expected_hash}),
-                serde_json::json!({"verdict": "ignore", "reason": "already_seen", "number": 0, "block_hash": expected_hash}),
+                serde_json::json!({"verdict": "accept", "reason": null, "number": 0, "block_hash": expected_hash, "message_id": id}),
+                serde_json::json!({"verdict": "ignore", "reason": "already_seen", "number": 0, "block_hash": expected_hash, "message_id": id}),
             ],
             "{name}"
         );

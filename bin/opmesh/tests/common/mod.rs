@@ -9,6 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub mod go_peer;
+
 use serde_json::{json, Value};
 
 /// anvil key #0, the devnet's documented sequencer key.
