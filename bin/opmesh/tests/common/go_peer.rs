@@ -27,7 +27,8 @@ pub fn binary(test: &str) -> Option<PathBuf> {
     match BUILT.get_or_init(build) {
         Ok(path) => Some(path.clone()),
         Err(why) => {
-            eprintln!("{test}: skipped: {why}");
+            // Straight to stderr: the test harness captures `eprintln!`, and a skip must show.
+            let _ = writeln!(std::io::stderr(), "{test}: skipped: {why}");
             None
         }
     }
