@@ -9,6 +9,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy_primitives::B256;
+use op_alloy_rpc_types_engine::OpExecutionPayload;
 use opmesh_gossip::{
     builder::{seal, BlockSpec, PayloadBuilder},
     validation::SequencerKey,
@@ -31,31 +32,67 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut number = 1u64;
     let mut parent = B256::ZERO;
+    // A block that could not be gossiped yet (typically "no peers yet"). It is this
+    // sequencer's block at its height all the same: the node already serves it over
+    // payload_by_number. So it is sent again unchanged while it is fresh, and once it is not,
+    // the next block builds on it; making a different block at the same height would give
+    // gossip and payload_by_number two different blocks for one number.
+    let mut unsent: Option<(OpExecutionPayload, Option<B256>)> = None;
     loop {
         tick.tick().await;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let mut spec = BlockSpec::new(number, now.as_secs(), txs);
-        spec.parent_hash = parent;
-        let version = PayloadVersion::for_timestamp(&chain.forks, spec.timestamp);
-        let (mut payload, root) = builder.payload(version, &spec);
-        let publish_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
-        payload.as_v1_mut().extra_data = publish_ms.to_be_bytes().to_vec().into();
-        seal(&mut payload, root);
-        match network.sign_and_publish(payload, root).await {
+        let (payload, root) = match unsent.take() {
+            Some((payload, root)) if payload.timestamp() + RETRY_SECS >= now.as_secs() => {
+                (payload, root)
+            }
+            stale => {
+                if let Some((payload, _)) = stale {
+                    debug!(number, "dev block never gossiped; building on it");
+                    parent = payload.block_hash();
+                    number += 1;
+                }
+                make(&builder, &chain, number, parent, now.as_secs(), txs)
+            }
+        };
+        match network.sign_and_publish(payload.clone(), root).await {
             Ok(published) => {
                 info!(number, hash = %published.hash, txs, bytes = published.message_len, "dev block published");
                 parent = published.hash;
                 number += 1;
             }
-            // Typically "no peers yet": the same height is retried on the next tick.
-            Err(e) => debug!(number, error = %e, "dev block not published"),
+            Err(e) => {
+                debug!(number, error = %e, "dev block not published");
+                unsent = Some((payload, root));
+            }
         }
     }
+}
+
+/// How long an unsent dev block is offered again (well inside the 60 s gossip age limit).
+const RETRY_SECS: u64 = 10;
+
+/// A sealed dev block at `number` on `parent`, with its publish time in `extraData`.
+fn make(
+    builder: &PayloadBuilder,
+    chain: &ChainConfig,
+    number: u64,
+    parent: B256,
+    timestamp: u64,
+    txs: usize,
+) -> (OpExecutionPayload, Option<B256>) {
+    let mut spec = BlockSpec::new(number, timestamp, txs);
+    spec.parent_hash = parent;
+    let version = PayloadVersion::for_timestamp(&chain.forks, spec.timestamp);
+    let (mut payload, root) = builder.payload(version, &spec);
+    let publish_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    payload.as_v1_mut().extra_data = publish_ms.to_be_bytes().to_vec().into();
+    seal(&mut payload, root);
+    (payload, root)
 }
 
 #[cfg(test)]
