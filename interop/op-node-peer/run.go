@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -147,7 +146,7 @@ var runCmd = &cli.Command{
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 		stdinClosed := make(chan struct{})
 		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
+			readCommands(ctx, h, cfg, out)
 			close(stdinClosed)
 		}()
 		var timeout <-chan time.Time

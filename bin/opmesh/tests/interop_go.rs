@@ -677,3 +677,67 @@ fn discv5_opmesh_and_op_node_find_each_other_from_one_bootnode() {
         e["event"] == "peer_connected" && e["peer"] == opmesh_peer.as_str()
     });
 }
+
+/// opmesh's `payload_by_number` server read the way op-node's client read it (op-node removed
+/// that client upstream; the Go peer follows op-node's server's wire format and decodes with
+/// op-node's SSZ types and block-hash check), on op-node's protocol id and on the spec's
+/// (trailing slash): recent blocks come back with the hash they were gossiped with, an unknown
+/// number gets result 1.
+#[test]
+fn payload_by_number_answers_op_node_on_both_protocol_ids() {
+    let Some(bin) = go_peer::binary("payload_by_number_answers_op_node_on_both_protocol_ids")
+    else {
+        return;
+    };
+    let dir = temp_dir("go-reqresp");
+    let node = Node::start(
+        &dir.join("opmesh"),
+        &[
+            "--p2p.no-discovery",
+            "--p2p.sequencer.key",
+            DEV_KEY,
+            "--dev.blocks",
+            "300",
+        ],
+    );
+    let opmesh_id = peer_id(&node);
+    let mut go = GoPeer::start(
+        &bin,
+        &dir.join("go"),
+        &[s("--p2p.no-discovery"), s("--connect"), multiaddr(&node)],
+    );
+    let gossiped = |go: &GoPeer, n: u64| {
+        go.events_of("validated")
+            .into_iter()
+            .find(|e| e["from"] == opmesh_id.as_str() && e["number"] == n)
+            .map(|e| e["block_hash"].clone())
+    };
+    go.wait_until(Duration::from_secs(30), "three gossiped blocks", |_| {
+        (1..=3).all(|n| gossiped(&go, n).is_some())
+    });
+    for n in [1, 2, 3, 1_000_000] {
+        go.send(&format!("fetch {opmesh_id} {n}"));
+    }
+    go.wait_until(Duration::from_secs(30), "eight answers", |events| {
+        events.iter().filter(|e| e["event"] == "fetched").count() == 8
+    });
+    let fetched = go.events_of("fetched");
+    let op_node_id = "/opstack/req/payload_by_number/901/0";
+    for n in 1..=3u64 {
+        for protocol in [op_node_id.to_string(), format!("{op_node_id}/")] {
+            let got = fetched
+                .iter()
+                .find(|e| e["number"] == n && e["protocol"] == protocol.as_str())
+                .unwrap_or_else(|| panic!("no answer for {n} on {protocol}: {fetched:?}"));
+            assert_eq!(got["result_code"], 0, "{got}");
+            // Isthmus from genesis: op-node's version 1 (envelope with the beacon root).
+            assert_eq!(got["version"], 1, "{got}");
+            assert_eq!(got["hash_ok"], true, "{got}");
+            assert_eq!(got["block_number"], n, "{got}");
+            assert_eq!(Some(got["block_hash"].clone()), gossiped(&go, n), "{got}");
+        }
+    }
+    for e in fetched.iter().filter(|e| e["number"] == 1_000_000) {
+        assert_eq!(e["result_code"], 1, "{e}");
+    }
+}

@@ -127,6 +127,13 @@ impl GoPeer {
         peer
     }
 
+    /// Writes one command line to the peer's stdin (e.g. `fetch <peer> <number>`).
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin is piped");
+        writeln!(stdin, "{line}").expect("peer reads commands");
+        stdin.flush().expect("peer reads commands");
+    }
+
     /// The libp2p peer id.
     pub fn peer_id(&self) -> String {
         self.ready["peer_id"].as_str().unwrap().to_string()
@@ -177,7 +184,8 @@ impl GoPeer {
     pub fn wait_until(&self, timeout: Duration, what: &str, check: impl Fn(&[Value]) -> bool) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if check(&self.events.lock().unwrap()) {
+            // A copy: `check` may read the events again through `self`.
+            if check(&self.events()) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
