@@ -262,6 +262,101 @@ fn late_joiner_gets_blocks_through_ihave_and_iwant_with_equal_ids() {
         && e["graft"].is_array()));
 }
 
+/// The other direction: opmesh joins an op-node publisher late and gets its blocks by gossip.
+/// opmesh's mesh (D = D_hi = 1) is held by a second opmesh node, so it PRUNEs the op-node
+/// peer's GRAFT; op-node announces each block by IHAVE and opmesh asks with IWANT, once per
+/// block. rust-libp2p counts an IWANT whose message then arrives under another id as a broken
+/// promise (behaviour penalty), so a non-negative score of op-node after a dozen such blocks
+/// means opmesh computed op-node's id for each of them.
+#[test]
+fn opmesh_late_joiner_gets_op_node_blocks_through_ihave_and_iwant() {
+    let Some(bin) =
+        go_peer::binary("opmesh_late_joiner_gets_op_node_blocks_through_ihave_and_iwant")
+    else {
+        return;
+    };
+    let dir = temp_dir("go-ihave-rev");
+    let mesh = [
+        "--p2p.gossip.mesh.d",
+        "1",
+        "--p2p.gossip.mesh.lo",
+        "1",
+        "--p2p.gossip.mesh.dhi",
+        "1",
+    ];
+    let mut args = vec!["--p2p.no-discovery"];
+    args.extend(mesh);
+    let joiner = Node::start(&dir.join("joiner"), &args);
+    let joiner_addr = multiaddr(&joiner);
+    let joiner_id = peer_id(&joiner);
+    args.extend(["--p2p.static", &joiner_addr]);
+    let _holder = Node::start(&dir.join("holder"), &args);
+    eventually(Duration::from_secs(20), "the holder in the mesh", || {
+        joiner.rpc("opp2p_peerCount", json!([]))["connectedGossip"] == 1
+    });
+    // Two heartbeats: the holder is grafted.
+    std::thread::sleep(Duration::from_secs(1));
+    let go = GoPeer::start(
+        &bin,
+        &dir.join("publisher"),
+        &[
+            s("--p2p.no-discovery"),
+            s("--p2p.sequencer.key"),
+            s(DEV_KEY),
+            s("--produce.interval"),
+            s("500ms"),
+            s("--connect"),
+            joiner_addr,
+        ],
+    );
+    let go_id = go.peer_id();
+    go.wait_for(Duration::from_secs(20), "PRUNE from opmesh", |e| {
+        e["event"] == "rpc_in"
+            && e["from"] == joiner_id.as_str()
+            && e["prune"].as_array().is_some_and(|p| !p.is_empty())
+    });
+    let iwanted = |go: &GoPeer| -> Vec<String> {
+        go.events_of("rpc_in")
+            .iter()
+            .filter(|e| e["from"] == joiner_id.as_str())
+            .filter_map(|e| e["iwant"].as_array().cloned())
+            .flatten()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect()
+    };
+    go.wait_until(Duration::from_secs(40), "a dozen IWANTs", |_| {
+        iwanted(&go).len() >= 12
+    });
+    let asked = iwanted(&go);
+    let published: BTreeSet<String> = go
+        .events_of("published")
+        .iter()
+        .filter_map(|e| e["message_id"].as_str().map(str::to_string))
+        .collect();
+    let unique: BTreeSet<&String> = asked.iter().collect();
+    assert_eq!(
+        unique.len(),
+        asked.len(),
+        "a block asked for twice: {asked:?}"
+    );
+    assert!(
+        asked.iter().all(|id| published.contains(id)),
+        "IWANT for ids op-node never published: {asked:?} vs {published:?}"
+    );
+    eventually(Duration::from_secs(10), "blocks accepted by opmesh", || {
+        validations(&joiner, "v4", "accept") >= 12.0
+    });
+    let score = joiner.rpc("opp2p_peers", json!([true]))["peers"][&go_id]["scores"]["gossip"]
+        ["total"]
+        .as_f64()
+        .expect("op-node peer listed with a score");
+    assert!(score >= 0.0, "opmesh's score of op-node: {score}");
+    // op-node never got into opmesh's mesh: opmesh sent it no GRAFT.
+    assert!(!go.events().iter().any(|e| e["event"] == "rpc_in"
+        && e["from"] == joiner_id.as_str()
+        && e["graft"].is_array()));
+}
+
 /// Maps op-node's logged validation failure to the reason class opmesh reports.
 fn op_node_class(message: &str) -> &str {
     match message {
