@@ -78,6 +78,51 @@ impl std::fmt::Debug for NodeIdentity {
     }
 }
 
+/// The key file's permission bits when the group or others may read it (`None` otherwise, or
+/// off unix).
+pub(crate) fn readable_by_others(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// Logs a loud warning when the key file's mode lets the group or others read it.
+fn warn_if_readable_by_others(path: &Path) {
+    if let Some(mode) = readable_by_others(path) {
+        tracing::warn!(
+            path = %path.display(),
+            mode = %format!("{mode:03o}"),
+            "NODE KEY FILE IS READABLE BY OTHER USERS: anyone who can read it can impersonate \
+             this node; run `chmod 600` on it"
+        );
+    }
+}
+
+/// fsyncs the directory holding `path` (no-op where directories cannot be opened).
+fn sync_parent_dir(path: &Path) -> io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    #[cfg(unix)]
+    {
+        fs::File::open(parent)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = parent;
+        Ok(())
+    }
+}
+
 impl NodeIdentity {
     /// The identity of the 32-byte secret `secret`.
     pub fn from_secret_bytes(secret: [u8; 32]) -> Result<Self, IdentityError> {
@@ -124,8 +169,10 @@ impl NodeIdentity {
         Self::from_secret_bytes(secret).map_err(|_| "not a valid secp256k1 secret key")
     }
 
-    /// Loads the key at `path`, failing if it is absent.
+    /// Loads the key at `path`, failing if it is absent. A key file the group or others may read
+    /// is loaded with a loud warning (op-node accepts it; refusing would stop existing nodes).
     pub fn load(path: &Path) -> Result<Self, IdentityError> {
+        warn_if_readable_by_others(path);
         let text = fs::read_to_string(path).map_err(|source| IdentityError::Read {
             path: path.to_path_buf(),
             source,
@@ -170,6 +217,9 @@ impl NodeIdentity {
         file.write_all(identity.secret_hex().as_bytes())
             .and_then(|()| file.sync_all())
             .map_err(create_err)?;
+        // The new directory entry must reach the disk too, or a crash right after the first start
+        // loses the file (and the node comes back with another identity).
+        sync_parent_dir(path).map_err(create_err)?;
         tracing::info!(path = %path.display(), peer_id = %identity.peer_id, "created node key");
         Ok(identity)
     }

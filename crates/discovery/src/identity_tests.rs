@@ -145,3 +145,24 @@ fn node_id_is_recovered_from_the_peer_id() {
     );
     assert_eq!(node_id_from_peer_id(&PeerId::random()), None);
 }
+
+#[cfg(unix)]
+#[test]
+fn node_key_readable_by_others_is_flagged_but_still_loads() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let path = dir.path().join("key");
+    fs::write(&path, KEY_ONE).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    assert_eq!(readable_by_others(&path), Some(0o644));
+    assert!(
+        NodeIdentity::load(&path).is_ok(),
+        "a warning, not a refusal"
+    );
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(readable_by_others(&path), None);
+    // A freshly created key is private, its directory synced (a bare file name works too).
+    let created = dir.path().join("fresh/key");
+    NodeIdentity::load_or_create(&created).unwrap();
+    assert_eq!(readable_by_others(&created), None);
+}

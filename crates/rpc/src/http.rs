@@ -1,4 +1,5 @@
-//! The HTTP layer in front of jsonrpsee: `GET /healthz` and, when configured, JWT auth.
+//! The HTTP layer in front of jsonrpsee: `GET /healthz`, the `Host` / `Origin` filter
+//! ([`RequestFilter`]) and, when configured, JWT auth.
 //!
 //! It sees every HTTP request, including WebSocket upgrades, before jsonrpsee does.
 
@@ -12,11 +13,11 @@ use std::{
 use http::{header, HeaderValue, Method, StatusCode};
 use jsonrpsee::{
     core::BoxError,
-    server::{HttpBody, HttpRequest, HttpResponse},
+    server::{middleware::http::Authority, HttpBody, HttpRequest, HttpResponse},
 };
 use tower::{Layer, Service};
 
-use crate::jwt::JwtSecret;
+use crate::{filter::RequestFilter, jwt::JwtSecret};
 
 /// The health-check path; always open, even with JWT auth on.
 pub const HEALTHZ_PATH: &str = "/healthz";
@@ -24,12 +25,14 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 /// Adds [`Gate`] to a service.
 #[derive(Debug, Clone)]
 pub(crate) struct GateLayer {
+    filter: Arc<RequestFilter>,
     jwt: Option<Arc<JwtSecret>>,
 }
 
 impl GateLayer {
-    pub(crate) fn new(jwt: Option<JwtSecret>) -> Self {
+    pub(crate) fn new(filter: RequestFilter, jwt: Option<JwtSecret>) -> Self {
         Self {
+            filter: Arc::new(filter),
             jwt: jwt.map(Arc::new),
         }
     }
@@ -41,15 +44,18 @@ impl<S> Layer<S> for GateLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Gate {
             inner,
+            filter: self.filter.clone(),
             jwt: self.jwt.clone(),
         }
     }
 }
 
-/// Answers `/healthz` itself and refuses unauthenticated requests with 401; passes the rest on.
+/// Answers `/healthz` itself, refuses foreign `Host` / `Origin` with 403 and unauthenticated
+/// requests with 401; passes the rest on.
 #[derive(Debug, Clone)]
 pub(crate) struct Gate<S> {
     inner: S,
+    filter: Arc<RequestFilter>,
     jwt: Option<Arc<JwtSecret>>,
 }
 
@@ -84,6 +90,16 @@ where
             } else {
                 text_response(StatusCode::METHOD_NOT_ALLOWED, "use GET".into())
             };
+            return Box::pin(async move { Ok(response) });
+        }
+        let origin = request
+            .headers()
+            .get(header::ORIGIN)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let host = Authority::from_http_request(&request);
+        if let Err(err) = self.filter.check(host.as_ref(), origin.as_deref()) {
+            tracing::debug!(target: "opmesh::rpc", %err, "refused request");
+            let response = text_response(StatusCode::FORBIDDEN, format!("forbidden: {err}"));
             return Box::pin(async move { Ok(response) });
         }
         if let Some(jwt) = &self.jwt {

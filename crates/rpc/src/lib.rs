@@ -4,14 +4,16 @@
 //!   names, and [`IpNet`], which reads op-node's `{"IP","Mask"}` subnets and CIDR strings;
 //! - [`P2pBackend`]: what the node implements; [`BackendError`] maps to JSON-RPC errors;
 //! - [`start`]: one port for HTTP and WebSocket, the `opp2p_*` methods,
-//!   `admin_postUnsafePayload`, the `opp2p_subscribeUnsafePayloads` subscription, `GET /healthz`,
-//!   and optional engine-API style JWT auth ([`JwtSecret`]).
+//!   `admin_postUnsafePayload` (only with [`RpcConfig::enable_admin`]), the
+//!   `opp2p_subscribeUnsafePayloads` subscription, `GET /healthz`, a `Host` / `Origin` filter
+//!   against browsers ([`RequestFilter`]), and optional engine-API style JWT auth ([`JwtSecret`]).
 //!
 //! The method reference is in this crate's README.
 #![deny(missing_docs)]
 
 mod api;
 mod backend;
+mod filter;
 mod http;
 mod jwt;
 mod serde_util;
@@ -20,10 +22,11 @@ mod subnet;
 pub mod types;
 
 pub use backend::{BackendError, P2pBackend, SERVER_ERROR_CODE};
+pub use filter::{AllowList, FilterError, RequestFilter};
 pub use http::HEALTHZ_PATH;
 pub use jwt::{AuthError, JwtSecret, JwtSecretError, IAT_WINDOW_SECS};
 pub use server::{
-    rpc_module, start, RpcConfig, RpcError, RpcHandle, MAX_REQUEST_BODY_SIZE,
+    rpc_module, start, RpcConfig, RpcError, RpcHandle, RpcLimits, MAX_REQUEST_BODY_SIZE,
     MAX_RESPONSE_BODY_SIZE,
 };
 pub use subnet::{IpNet, SubnetError};

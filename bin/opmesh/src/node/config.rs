@@ -8,7 +8,7 @@ use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, PeerLimits}
 use opmesh_network::NetworkConfig;
 use opmesh_peers::GaterConfig;
 
-use super::{CliError, NodeArgs};
+use super::{key_file, CliError, NodeArgs};
 
 /// Builds the network configuration, validating every flag.
 pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
@@ -80,11 +80,22 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
             ),
         ));
     }
-    let sequencer_key = args
-        .sequencer_key
-        .as_deref()
-        .map(|k| SequencerKey::from_hex(k).map_err(|e| CliError::flag("--p2p.sequencer.key", e)))
-        .transpose()?;
+    let sequencer_key = match (&args.sequencer_key, &args.sequencer_key_path) {
+        (Some(k), _) => {
+            Some(SequencerKey::from_hex(k).map_err(|e| CliError::flag("--p2p.sequencer.key", e))?)
+        }
+        (None, Some(path)) => {
+            let text = key_file::read_private(path)
+                .map_err(|e| CliError::flag("--p2p.sequencer.key.path", e))?;
+            Some(SequencerKey::from_hex(&text).map_err(|e| {
+                CliError::flag(
+                    "--p2p.sequencer.key.path",
+                    format!("{}: {e}", path.display()),
+                )
+            })?)
+        }
+        (None, None) => None,
+    };
     if !(args.mesh_lo <= args.mesh_d && args.mesh_d <= args.mesh_dhi) {
         return Err(CliError::flag(
             "--p2p.gossip.mesh.d",

@@ -159,6 +159,14 @@ pub struct NodeArgs {
     /// Hex secp256k1 key to sign published blocks with (sequencer).
     #[arg(long = "p2p.sequencer.key", env = "OPMESH_P2P_SEQUENCER_KEY")]
     pub sequencer_key: Option<String>,
+    /// File holding the hex sequencer key, instead of --p2p.sequencer.key (which shows in
+    /// `ps`). Refused if the group or others can read it.
+    #[arg(
+        long = "p2p.sequencer.key.path",
+        env = "OPMESH_P2P_SEQUENCER_KEY_PATH",
+        conflicts_with = "sequencer_key"
+    )]
+    pub sequencer_key_path: Option<PathBuf>,
     /// Maximum age of gossiped blocks.
     #[arg(long = "p2p.gossip.timestamp.threshold", env = "OPMESH_P2P_GOSSIP_TIMESTAMP_THRESHOLD", default_value = "60s", value_parser = parse_go_duration)]
     pub timestamp_threshold: Duration,
@@ -223,6 +231,22 @@ pub struct NodeArgs {
     /// File with a 32-byte hex secret: require HS256 JWTs on the RPC.
     #[arg(long = "rpc.jwt-secret", env = "OPMESH_RPC_JWT_SECRET")]
     pub rpc_jwt_secret: Option<PathBuf>,
+    /// Serve the admin_* methods (admin_postUnsafePayload signs with the sequencer key).
+    /// Refused on a non-loopback --rpc.addr without --rpc.jwt-secret.
+    #[arg(long = "rpc.enable-admin", env = "OPMESH_RPC_ENABLE_ADMIN")]
+    pub rpc_enable_admin: bool,
+    /// Comma-separated host names accepted in the HTTP Host header besides localhost and IP
+    /// addresses (`*` = any; geth's --http.vhosts).
+    #[arg(long = "rpc.vhosts", env = "OPMESH_RPC_VHOSTS", value_delimiter = ',')]
+    pub rpc_vhosts: Vec<String>,
+    /// Comma-separated browser origins (or host names) allowed to call the RPC besides local
+    /// pages (`*` = any; geth's --ws.origins / --http.corsdomain).
+    #[arg(
+        long = "rpc.origins",
+        env = "OPMESH_RPC_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub rpc_origins: Vec<String>,
 
     // ---- metrics ----
     /// Serve Prometheus metrics.

@@ -3,12 +3,13 @@
 mod config;
 pub mod dev_producer;
 pub mod flags;
+pub mod key_file;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use futures::StreamExt;
 use opmesh_network::{Network, NetworkError, RpcBackend};
-use opmesh_rpc::{JwtSecret, RpcConfig, RpcError};
+use opmesh_rpc::{AllowList, JwtSecret, RpcConfig, RpcError};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::info;
 
@@ -28,13 +29,26 @@ impl CliError {
 
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn run(args: NodeArgs) -> Result<(), CliError> {
+    // The RPC configuration first: an exposed admin API is refused before anything starts.
+    let mut rpc_config = RpcConfig::new(SocketAddr::new(args.rpc_addr, args.rpc_port));
+    rpc_config.enable_admin = args.rpc_enable_admin;
+    rpc_config.vhosts = AllowList::from_entries(&args.rpc_vhosts);
+    rpc_config.origins = AllowList::from_entries(&args.rpc_origins);
+    if let Some(path) = &args.rpc_jwt_secret {
+        let secret =
+            JwtSecret::from_file(path).map_err(|e| CliError::flag("--rpc.jwt-secret", e))?;
+        rpc_config = rpc_config.with_jwt_secret(secret);
+    }
+    rpc_config
+        .check()
+        .map_err(|e| CliError::flag("--rpc.enable-admin", e))?;
     let config = config::network_config(&args)?;
     let sequencer = config.sequencer_key.clone();
     let chain = config.chain;
     if args.dev_blocks.is_some() && sequencer.is_none() {
         return Err(CliError::flag(
             "--dev.blocks",
-            "needs --p2p.sequencer.key to sign blocks",
+            "needs --p2p.sequencer.key or --p2p.sequencer.key.path to sign blocks",
         ));
     }
     if args.dev_blocks == Some(0) {
@@ -61,12 +75,6 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     let network = builder.build().map_err(network_error)?;
     let (network, mut payloads) = network.start().await.map_err(network_error)?;
     let backend = RpcBackend::new(network.clone());
-    let mut rpc_config = RpcConfig::new(SocketAddr::new(args.rpc_addr, args.rpc_port));
-    if let Some(path) = &args.rpc_jwt_secret {
-        let secret =
-            JwtSecret::from_file(path).map_err(|e| CliError::flag("--rpc.jwt-secret", e))?;
-        rpc_config = rpc_config.with_jwt_secret(secret);
-    }
     let rpc = match opmesh_rpc::start(rpc_config, Arc::new(backend.clone())).await {
         Ok(rpc) => rpc,
         Err(e) => {
@@ -75,6 +83,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
                 RpcError::AddrInUse(addr) => {
                     CliError::flag("--rpc.port", format!("address {addr} is already in use"))
                 }
+                e @ RpcError::ExposedAdmin(_) => CliError::flag("--rpc.enable-admin", e),
                 other => CliError::flag("--rpc.addr", other),
             });
         }

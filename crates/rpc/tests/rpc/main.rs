@@ -5,4 +5,6 @@ mod auth;
 mod errors;
 mod methods;
 mod mock;
+mod params_props;
+mod security;
 mod subscription;

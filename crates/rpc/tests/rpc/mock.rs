@@ -283,7 +283,7 @@ pub struct Served {
 
 impl Served {
     pub async fn start(discovery: bool) -> Self {
-        Self::start_with(RpcConfig::new(local_any()), discovery, 16).await
+        Self::start_with(RpcConfig::new(local_any()).with_admin(), discovery, 16).await
     }
 
     pub async fn start_with(config: RpcConfig, discovery: bool, capacity: usize) -> Self {
@@ -351,10 +351,19 @@ pub async fn raw_http(
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
         body.len()
     );
-    for (name, value) in headers {
+    // The caller may send its own Host (or none: `("Host", "")`).
+    match headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        None => request.push_str(&format!("Host: {addr}\r\n")),
+        Some((_, "")) => {}
+        Some((_, host)) => request.push_str(&format!("Host: {host}\r\n")),
+    }
+    for (name, value) in headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("host"))
+    {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");

@@ -101,7 +101,7 @@ async fn subscribers_receive_pushed_payloads() {
 async fn lagging_subscriber_drops_oldest_and_continues() {
     // Channel capacity 4: a burst of 200 cannot all be kept for a subscriber that does not read.
     let served = Served::start_with(
-        opmesh_rpc::RpcConfig::new(crate::mock::local_any()),
+        opmesh_rpc::RpcConfig::new(crate::mock::local_any()).with_admin(),
         true,
         4,
     )
