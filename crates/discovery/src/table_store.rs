@@ -128,7 +128,7 @@ pub struct TableStore {
 
 impl TableStore {
     /// Opens the table at `location`, loading the file if present. Never fails: an unreadable
-    /// or corrupt file is logged (and a corrupt one moved aside) and the table starts empty.
+    /// or corrupt file is logged and moved aside, and the table starts empty.
     pub fn open(location: &TableLocation, limits: TableLimits, now: u64) -> Self {
         let mut store = Self {
             file: location.file(),
@@ -142,12 +142,32 @@ impl TableStore {
         store
     }
 
+    /// Moves an unusable table file aside (never deletes it). When even that fails the table
+    /// is kept in memory only, so a later save cannot overwrite what the operator may need.
+    fn set_aside(&mut self, file: &Path, reason: &str, now: u64) {
+        let backup = corrupt_backup_path(file, now);
+        match fs::rename(file, &backup) {
+            Ok(()) => tracing::warn!(
+                path = %file.display(), %reason, backup = %backup.display(),
+                "discovery table is unusable, moved aside; starting empty"
+            ),
+            Err(e) => {
+                tracing::warn!(
+                    path = %file.display(), %reason, error = %e,
+                    "discovery table is unusable and cannot be moved aside; \
+                     keeping the table in memory only"
+                );
+                self.file = None;
+            }
+        }
+    }
+
     fn load(&mut self, file: &Path, now: u64) {
         let bytes = match fs::read(file) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return,
             Err(e) => {
-                tracing::warn!(path = %file.display(), error = %e, "cannot read discovery table, starting empty");
+                self.set_aside(file, &format!("unreadable: {e}"), now);
                 return;
             }
         };
@@ -163,12 +183,7 @@ impl TableStore {
         let table = match parsed {
             Ok(table) => table,
             Err(reason) => {
-                let backup = corrupt_backup_path(file, now);
-                let moved = fs::rename(file, &backup);
-                tracing::warn!(
-                    path = %file.display(), %reason, backup = %backup.display(),
-                    moved = moved.is_ok(), "discovery table is corrupt, ignoring it"
-                );
+                self.set_aside(file, &reason, now);
                 return;
             }
         };

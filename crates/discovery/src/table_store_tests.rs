@@ -142,6 +142,41 @@ fn corrupt_file_is_moved_aside_and_ignored() {
 }
 
 #[test]
+fn unreadable_table_is_moved_aside_not_overwritten() {
+    let dir = TempDir::new();
+    let location = TableLocation::Dir(dir.path().to_path_buf());
+    let file = location.file().unwrap();
+    // A directory where the file should be: reading it fails (EISDIR), whoever runs the test.
+    fs::create_dir_all(&file).unwrap();
+    fs::write(file.join("precious"), b"keep me").unwrap();
+    let mut store = TableStore::open(&location, TableLimits::default(), NOW);
+    assert!(store.is_empty());
+    let backup = corrupt_backup_path(&file, NOW);
+    assert_eq!(fs::read(backup.join("precious")).unwrap(), b"keep me");
+    // Saving now writes a fresh table, the old content stays in the backup.
+    store.observe(&enr(1), NOW);
+    store.save(NOW).unwrap();
+    assert!(file.is_file());
+    assert!(backup.join("precious").exists());
+}
+
+#[test]
+fn unusable_table_that_cannot_be_moved_is_never_overwritten() {
+    let dir = TempDir::new();
+    let location = TableLocation::Dir(dir.path().to_path_buf());
+    let file = location.file().unwrap();
+    fs::write(&file, b"{garbage").unwrap();
+    // The backup name is taken by a non-empty directory: the rename fails, even for root.
+    let backup = corrupt_backup_path(&file, NOW);
+    fs::create_dir_all(backup.join("occupied")).unwrap();
+    let mut store = TableStore::open(&location, TableLimits::default(), NOW);
+    assert_eq!(store.file(), None, "persistence off for this run");
+    store.observe(&enr(1), NOW);
+    store.save(NOW).unwrap();
+    assert_eq!(fs::read(&file).unwrap(), b"{garbage", "left alone");
+}
+
+#[test]
 fn undecodable_entries_are_skipped_not_fatal() {
     let dir = TempDir::new();
     let location = TableLocation::Dir(dir.path().to_path_buf());

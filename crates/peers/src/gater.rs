@@ -269,12 +269,18 @@ impl GaterState {
     }
 
     /// Removes every ban that has run out by `now` and returns what was lifted.
-    /// Also forgets reconnect counts whose window has passed.
+    /// Also forgets reconnect and dial counts whose window has passed, so neither map grows
+    /// with every peer ever seen.
     pub fn expire(&mut self, now: SystemTime) -> Expired {
         let window = self.config.reconnect_window;
         self.reconnects.retain(|_, r| {
             now.duration_since(r.period_start)
                 .is_ok_and(|elapsed| elapsed < window)
+        });
+        let redial_period = self.config.redial_period;
+        self.dials.retain(|_, r| {
+            now.duration_since(r.period_start)
+                .is_ok_and(|elapsed| elapsed < redial_period)
         });
         let mut expired = Expired::default();
         self.peer_bans.retain(|peer, until| {
@@ -458,6 +464,33 @@ mod tests {
         assert_eq!(gater.check_dial(&peer, &[], t(60)), Ok(()));
         // Another peer has its own budget.
         assert_eq!(gater.check_dial(&PeerId::random(), &[], t(10)), Ok(()));
+    }
+
+    #[test]
+    fn dial_counts_are_pruned_once_their_period_has_passed() {
+        let mut gater = GaterState::new(GaterConfig {
+            redial_limit: Some(3),
+            redial_period: Duration::from_secs(60),
+            ..GaterConfig::default()
+        });
+        // Dials of many distinct (discovered, never banned) peers.
+        for i in 0..1000 {
+            assert_eq!(gater.check_dial(&PeerId::random(), &[], t(i % 30)), Ok(()));
+        }
+        let recent = PeerId::random();
+        for _ in 0..3 {
+            assert_eq!(gater.check_dial(&recent, &[], t(50)), Ok(()));
+        }
+        assert_eq!(gater.dials.len(), 1001);
+        gater.expire(t(89));
+        // Only the count still inside its period is kept, and it still limits.
+        assert_eq!(gater.dials.len(), 1);
+        assert_eq!(
+            gater.check_dial(&recent, &[], t(100)),
+            Err(Denial::RedialLimit)
+        );
+        gater.expire(t(110));
+        assert!(gater.dials.is_empty());
     }
 
     #[test]

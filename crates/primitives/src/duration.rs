@@ -8,7 +8,13 @@ use std::time::Duration;
 #[error("invalid duration {0:?}: expected Go syntax such as 30s, 1m30s, 1h or 500ms")]
 pub struct DurationError(pub String);
 
-/// Parses a non-negative Go duration. A bare `0` is accepted, as in Go.
+/// The longest duration Go's `time.Duration` holds (`i64::MAX` nanoseconds, about 292
+/// years): op-node rejects anything longer, and so do we. It also keeps `now + duration`
+/// representable as a `SystemTime`.
+pub const MAX_GO_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
+
+/// Parses a non-negative Go duration of at most [`MAX_GO_DURATION`]. A bare `0` is accepted,
+/// as in Go.
 pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
     let err = || DurationError(text.to_string());
     let s = text.trim();
@@ -45,10 +51,11 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, DurationError> {
         rest = &rest[unit_len..];
         total += value * seconds_per_unit;
     }
-    if !total.is_finite() || total > u64::MAX as f64 {
-        return Err(err());
+    // `try_from` also refuses what `from_secs_f64` would panic on (2^64 s and up).
+    match Duration::try_from_secs_f64(total) {
+        Ok(d) if d <= MAX_GO_DURATION => Ok(d),
+        _ => Err(err()),
     }
-    Ok(Duration::from_secs_f64(total))
 }
 
 #[cfg(test)]
@@ -70,5 +77,23 @@ mod tests {
         for bad in ["", "60", "1d", "-1s", "s", "1h-", "abc", "1..5s"] {
             assert!(parse_go_duration(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn durations_beyond_go_range_are_errors_not_panics() {
+        // 2^64 s exactly used to slip through `total > u64::MAX as f64` into a panic.
+        for bad in [
+            "18446744073709551616s",
+            "18446744073709551615s",
+            "2562048h",
+            "99999999999999999999999999h",
+            "1e400s",
+        ] {
+            assert!(parse_go_duration(bad).is_err(), "{bad}");
+        }
+        // Go's own maximum is accepted, and `now + it` is still a time.
+        let max = parse_go_duration("2562047h").expect("within Go's range");
+        assert!(max <= MAX_GO_DURATION);
+        assert!(std::time::SystemTime::now().checked_add(max).is_some());
     }
 }

@@ -14,7 +14,7 @@ pub mod presets;
 mod rollup_config;
 
 pub use chain::ChainConfig;
-pub use duration::{parse_go_duration, DurationError};
+pub use duration::{parse_go_duration, DurationError, MAX_GO_DURATION};
 pub use forks::{Fork, ForkSchedule};
 pub use presets::{preset, preset_by_chain_id, preset_names, ChainPreset, UnknownNetwork};
 pub use rollup_config::{RollupConfigError, RollupConfigFile};

@@ -66,6 +66,11 @@ impl TokenBucket {
         self.tokens = after;
         Some(wait)
     }
+
+    /// Gives back the token of a reservation made at the same instant that will not be used.
+    fn refund(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.burst);
+    }
 }
 
 /// Which bucket would have held a request back for too long.
@@ -104,26 +109,28 @@ impl RateLimiter {
         }
     }
 
-    /// Reserves a request of `peer` at `now`: first a global token, then one of the peer's,
-    /// as op-node waits on them in turn. Returns how long to hold the request back, or which
-    /// bucket would need more than `max_wait`. As in op-node, a global token already taken
-    /// is not returned when the peer's bucket refuses.
+    /// Reserves a request of `peer` at `now`: one of the peer's tokens, then a global one.
+    /// Returns how long to hold the request back, or which bucket would need more than
+    /// `max_wait`; a refused request takes no token from either bucket.
+    ///
+    /// op-node takes the global token first and keeps it when the peer's bucket then refuses,
+    /// so one peer sending far over its own rate drains the budget every other peer shares.
+    /// Checking the peer first closes that; nothing of it is visible on the wire.
     pub fn reserve(
         &mut self,
         peer: PeerId,
         now: Instant,
         max_wait: Duration,
     ) -> Result<Duration, Throttled> {
-        let global = self
-            .global
-            .reserve(now, max_wait)
-            .ok_or(Throttled::Global)?;
-        // op-node waits for the peer's token after the global one; the peer's token is due at
-        // the same instant however late it is asked for, so the total wait is the larger one.
         let peer_wait = self
             .peer_bucket(peer, now)
             .reserve(now, max_wait)
             .ok_or(Throttled::Peer)?;
+        let Some(global) = self.global.reserve(now, max_wait) else {
+            self.peer_bucket(peer, now).refund();
+            return Err(Throttled::Global);
+        };
+        // Both tokens are due at their own instants; the request waits for the later one.
         Ok(global.max(peer_wait))
     }
 
@@ -290,6 +297,44 @@ mod tests {
             limiter.reserve(PeerId::random(), t0, ms(100)),
             Err(Throttled::Global)
         );
+    }
+
+    #[test]
+    fn a_peer_over_its_rate_does_not_drain_the_global_bucket() {
+        let t0 = Instant::now();
+        let mut limiter = RateLimiter::new(GLOBAL, PEER, 1000, t0);
+        let flooder = PeerId::random();
+        // The flooder is refused by its own bucket thousands of times ...
+        let refused = (0..10_000)
+            .filter(|_| limiter.reserve(flooder, t0, ms(100)) == Err(Throttled::Peer))
+            .count();
+        assert!(refused > 9_900, "{refused}");
+        // ... which cost the global bucket only the tokens of its admitted requests (15 burst
+        // + 0 in debt within 100 ms at 4/s): 40 - 15 = 25 remain for everyone else.
+        assert!((limiter.global.tokens(t0) - 25.0).abs() < 1e-9);
+        for _ in 0..25 {
+            assert_eq!(
+                limiter.reserve(PeerId::random(), t0, Duration::ZERO),
+                Ok(Duration::ZERO)
+            );
+        }
+    }
+
+    #[test]
+    fn a_global_refusal_returns_the_peer_token() {
+        let t0 = Instant::now();
+        let mut limiter = RateLimiter::new(GLOBAL, PEER, 1000, t0);
+        for _ in 0..40 {
+            limiter
+                .reserve(PeerId::random(), t0, Duration::ZERO)
+                .unwrap();
+        }
+        let a = PeerId::random();
+        assert_eq!(
+            limiter.reserve(a, t0, Duration::ZERO),
+            Err(Throttled::Global)
+        );
+        assert_eq!(limiter.peer_bucket(a, t0).tokens(t0), 15.0);
     }
 
     #[test]

@@ -193,6 +193,36 @@ mod tests {
     }
 
     #[test]
+    fn times_near_u64_max_are_skipped_not_a_panic() {
+        let path = temp_dir("huge-times").join("peerstore.json");
+        let peer = PeerId::random();
+        let max = u64::MAX;
+        let text = format!(
+            r#"{{"version":1,"peer_bans":[{{"id":"{peer}","until":{max}}},{{"id":"{peer}","until":1}}],
+            "ip_bans":[{{"id":"1.2.3.4","until":{max}}}],
+            "peers":[{{"peer":"{peer}","updated":{max}}},{{"peer":"{peer}","updated":{}}}]}}"#,
+            max - 1
+        );
+        fs::write(&path, text).unwrap();
+        let loaded = load(&path);
+        assert_eq!(loaded.data.gater.peer_bans.len(), 1, "the sane ban stays");
+        assert!(loaded.data.gater.ip_bans.is_empty());
+        assert!(loaded.data.peers.is_empty());
+        assert!(
+            loaded
+                .warning
+                .as_deref()
+                .unwrap_or_default()
+                .contains("skipped 4"),
+            "{:?}",
+            loaded.warning
+        );
+        // The loaded data goes through garbage collection at startup without panicking.
+        let mut data = loaded.data;
+        data.collect_garbage(SystemTime::now());
+    }
+
+    #[test]
     fn garbage_collection_expires_old_records_and_bans() {
         let mut data = sample();
         let now =

@@ -116,8 +116,10 @@ fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-fn time(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+/// `None` for a time the platform cannot represent (a corrupt or hostile file: `u64::MAX`
+/// seconds overflows `SystemTime`, and `+` would panic).
+fn time(secs: u64) -> Option<SystemTime> {
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 impl From<&PeerStoreData> for Disk {
@@ -175,57 +177,64 @@ impl From<&PeerStoreData> for Disk {
 }
 
 impl Disk {
-    /// Converts to records, skipping (and counting) entries that do not parse.
+    /// Converts to records, skipping (and counting) entries that do not parse, including times
+    /// the platform cannot represent.
     pub fn into_data(self) -> (PeerStoreData, usize) {
         let mut skipped = 0usize;
-        let mut parse = |s: &str| -> Option<PeerId> {
-            let parsed = s.parse().ok();
-            skipped += usize::from(parsed.is_none());
-            parsed
+        let mut bad = |missing: bool| skipped += usize::from(missing);
+        let mut peer_ids = |v: &[String]| -> Vec<PeerId> {
+            v.iter()
+                .filter_map(|s| {
+                    let parsed = s.parse().ok();
+                    bad(parsed.is_none());
+                    parsed
+                })
+                .collect()
         };
-        let blocked_peers = self.blocked_peers.iter().filter_map(|s| parse(s)).collect();
-        let protected = self.protected.iter().filter_map(|s| parse(s)).collect();
+        let blocked_peers = peer_ids(&self.blocked_peers);
+        let protected = peer_ids(&self.protected);
+        fn count<T>(skipped: &mut usize, r: Option<T>) -> Option<T> {
+            *skipped += usize::from(r.is_none());
+            r
+        }
         let peer_bans = self
             .peer_bans
             .iter()
-            .filter_map(|b| parse(&b.id).map(|p| (p, time(b.until))))
+            .filter_map(|b| count(&mut skipped, b.id.parse::<PeerId>().ok().zip(time(b.until))))
+            .collect();
+        let ip_bans = self
+            .ip_bans
+            .iter()
+            .filter_map(|b| count(&mut skipped, b.id.parse::<IpAddr>().ok().zip(time(b.until))))
             .collect();
         let peers = self
             .peers
             .into_iter()
             .filter_map(|p| {
-                Some(PeerRecord {
-                    peer: parse(&p.peer)?,
-                    score: p.score,
-                    enr: p.enr,
-                    chain_id: p.chain_id,
-                    addresses: p.addresses,
-                    agent: p.agent,
-                    updated: time(p.updated),
-                })
+                let record = (|| {
+                    Some(PeerRecord {
+                        peer: p.peer.parse().ok()?,
+                        score: p.score,
+                        enr: p.enr,
+                        chain_id: p.chain_id,
+                        addresses: p.addresses,
+                        agent: p.agent,
+                        updated: time(p.updated)?,
+                    })
+                })();
+                count(&mut skipped, record)
             })
             .collect();
-        let mut bad = 0usize;
-        let mut ok_or_count = |r: Option<IpAddr>| {
-            bad += usize::from(r.is_none());
-            r
-        };
         let blocked_ips = self
             .blocked_ips
             .iter()
-            .filter_map(|s| ok_or_count(s.parse().ok()))
+            .filter_map(|s| count(&mut skipped, s.parse::<IpAddr>().ok()))
             .collect();
-        let ip_bans = self
-            .ip_bans
-            .iter()
-            .filter_map(|b| ok_or_count(b.id.parse().ok()).map(|i| (i, time(b.until))))
-            .collect();
-        let blocked_subnets: Vec<IpNet> = self
+        let blocked_subnets = self
             .blocked_subnets
             .iter()
-            .filter_map(|s| s.parse().ok())
+            .filter_map(|s| count(&mut skipped, s.parse::<IpNet>().ok()))
             .collect();
-        bad += self.blocked_subnets.len() - blocked_subnets.len();
         let data = PeerStoreData {
             gater: GaterRecords {
                 blocked_peers,
@@ -237,6 +246,6 @@ impl Disk {
             },
             peers,
         };
-        (data, skipped + bad)
+        (data, skipped)
     }
 }
