@@ -28,6 +28,7 @@ use crate::{
     local_enr::{initial_enr_seq, unix_millis, unix_secs},
     netrestrict::FilterSlot,
     pacing::LookupPacer,
+    scope::ScopePolicy,
     Bootnode, DiscoveredPeer, DiscoveryConfig, DiscoveryError, DiscoveryHandle, DiscoveryStats,
     Enr, EnrOutcome, NodeIdentity, TableStore, TableStoreError,
 };
@@ -55,6 +56,8 @@ pub struct DiscoveryDriver {
     pacer: LookupPacer,
     next_lookup: Pin<Box<Sleep>>,
     _filter_slot: Option<FilterSlot>,
+    /// Which address ranges discovered peers may be dialled at.
+    scope: ScopePolicy,
 }
 
 impl std::fmt::Debug for DiscoveryDriver {
@@ -80,7 +83,8 @@ impl DiscoveryDriver {
             None => None,
         };
         let seq = initial_enr_seq(store.local_seq(), unix_millis());
-        let discv5 = bind_discv5(&config, identity, seq, filter_slot.as_ref()).await?;
+        let scope = ScopePolicy::from_config(&config);
+        let discv5 = bind_discv5(&config, identity, seq, filter_slot.as_ref(), scope).await?;
         let events = discv5
             .event_stream()
             .await
@@ -113,6 +117,7 @@ impl DiscoveryDriver {
             pacer: LookupPacer::new(config_fast, config_slow),
             next_lookup: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
             _filter_slot: filter_slot,
+            scope,
         };
         driver.persist().await;
         driver.first_bootstrap();
@@ -395,6 +400,7 @@ impl DiscoveryDriver {
         match check_enr(enr, self.config.chain_id) {
             Err(reason) => EnrOutcome::Rejected(reason),
             Ok(()) if self.outside_netrestrict(enr) => EnrOutcome::Netrestrict,
+            Ok(()) if !self.scope.allows_enr(enr) => EnrOutcome::AddressScope,
             Ok(()) if self.bans.is_banned(enr, now) => EnrOutcome::Banned,
             Ok(()) => EnrOutcome::Accepted,
         }

@@ -4,6 +4,8 @@
 //! - [`mod@enr`]: the `opstack` ENR entry and [`check_enr`], the filter for peers of our chain;
 //! - [`bootnode`]: `--p2p.bootnodes` (ENRs and `enode://` URLs);
 //! - [`netrestrict`]: `--p2p.netrestrict` CIDR lists;
+//! - [`scope`]: which address ranges (loopback, private, link-local) discovered peers may be
+//!   dialled at;
 //! - [`table_store`]: the ENR table persisted under `--p2p.discovery.path`;
 //! - [`DiscoveryDriver`] / [`DiscoveryHandle`]: the task owning discv5 and its cloneable handle;
 //!   accepted peers arrive as [`DiscoveredPeer`] on the bounded channel in [`DiscoveryConfig`].
@@ -21,6 +23,7 @@ pub mod identity;
 mod local_enr;
 pub mod netrestrict;
 mod pacing;
+pub mod scope;
 mod stats;
 pub mod table_store;
 #[cfg(test)]
@@ -38,6 +41,7 @@ pub use identity::{
 };
 pub use local_enr::{build_local_enr, initial_enr_seq};
 pub use netrestrict::NetRestrict;
+pub use scope::{scope_of, AddrScope, ScopePolicy};
 pub use stats::{DiscoveryStats, EnrOutcome, StatsSnapshot};
 pub use table_store::{TableLimits, TableLocation, TableStore, TableStoreError};
 

@@ -14,13 +14,16 @@ pub enum EnrOutcome {
     Rejected(EnrRejection),
     /// Outside `--p2p.netrestrict`.
     Netrestrict,
+    /// Its dial address is loopback, private or link-local and the node's own network does not
+    /// expect such peers (see [`crate::ScopePolicy`]).
+    AddressScope,
     /// Its node id or IP is banned.
     Banned,
 }
 
 impl EnrOutcome {
     /// Every label, in a fixed order.
-    pub const LABELS: [&'static str; 11] = [
+    pub const LABELS: [&'static str; 12] = [
         "accepted",
         "missing_opstack",
         "bad_opstack",
@@ -30,6 +33,7 @@ impl EnrOutcome {
         "missing_ip",
         "missing_tcp",
         "netrestrict",
+        "non_public_ip",
         "banned",
         "other",
     ];
@@ -40,6 +44,7 @@ impl EnrOutcome {
             Self::Accepted => "accepted",
             Self::Rejected(reason) => reason.label(),
             Self::Netrestrict => "netrestrict",
+            Self::AddressScope => "non_public_ip",
             Self::Banned => "banned",
         }
     }
@@ -155,6 +160,7 @@ mod tests {
             EnrOutcome::Rejected(EnrRejection::MissingIp),
             EnrOutcome::Rejected(EnrRejection::MissingTcp),
             EnrOutcome::Netrestrict,
+            EnrOutcome::AddressScope,
             EnrOutcome::Banned,
         ];
         let stats = DiscoveryStats::default();
