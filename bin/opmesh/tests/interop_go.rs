@@ -10,7 +10,6 @@ mod common;
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::Path,
-    process::Stdio,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -388,24 +387,9 @@ fn opmesh_class(reason: &str) -> &str {
 
 /// `opmesh validate` over `lines`.
 fn opmesh_validate(args: &[String], lines: &[String]) -> Vec<Value> {
-    use std::io::Write;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opmesh"))
-        .arg("validate")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = lines.join("\n");
-    input.push('\n');
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut argv = vec!["validate"];
+    argv.extend(args.iter().map(String::as_str));
+    let out = common::run_with_stdin(&argv, &(lines.join("\n") + "\n"));
     assert!(
         out.status.success(),
         "{}",
