@@ -42,11 +42,14 @@ pub enum AttackKind {
     ConnectLoop,
     /// Forty peer ids from one IP address, all connecting to each victim.
     ManyConnections,
+    /// A discv5 node serving forged ENRs of our chain that point at private, link-local or
+    /// loopback addresses the victims' network does not use (`crate::enr_poison`).
+    PrivateEnrs,
 }
 
 impl AttackKind {
     /// Every kind, in table order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::InvalidSignature,
         Self::WrongSigner,
         Self::BlocksPerHeight,
@@ -55,6 +58,7 @@ impl AttackKind {
         Self::Replay,
         Self::ConnectLoop,
         Self::ManyConnections,
+        Self::PrivateEnrs,
     ];
 
     /// The kebab-case name.
@@ -68,14 +72,16 @@ impl AttackKind {
             Self::Replay => "replay",
             Self::ConnectLoop => "connect-loop",
             Self::ManyConnections => "many-connections",
+            Self::PrivateEnrs => "private-enrs",
         }
     }
 
     /// Whether victims are expected to ban the attacker: every attack that sends invalid
     /// messages, and the connect loop (past the gater's reconnect limit). Many connections from
     /// one IP are refused past the per-IP limit instead; the admitted ones do nothing wrong.
+    /// Forged ENRs are refused by discovery; the poisoner never connects over libp2p.
     pub const fn expects_ban(self) -> bool {
-        !matches!(self, Self::ManyConnections)
+        !matches!(self, Self::ManyConnections | Self::PrivateEnrs)
     }
 }
 
@@ -220,7 +226,9 @@ impl Forger {
                 let version = self.version(old);
                 self.builder.block_of_version(version, &spec).message
             }
-            AttackKind::ConnectLoop | AttackKind::ManyConnections => return None,
+            AttackKind::ConnectLoop | AttackKind::ManyConnections | AttackKind::PrivateEnrs => {
+                return None
+            }
         };
         Some((version, data))
     }

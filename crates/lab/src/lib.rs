@@ -15,6 +15,7 @@
 pub mod attackers;
 pub mod cli;
 pub mod cluster;
+pub mod enr_poison;
 mod error;
 pub mod machine;
 pub mod monitor;

@@ -2,6 +2,7 @@
 //! computed, never written by hand).
 
 use crate::{
+    attackers::AttackKind,
     scenario::{attack::AttackRow, churn::ChurnResult, propagation::PropagationResult},
     stats::{ms, percent},
 };
@@ -53,6 +54,17 @@ pub fn table(
     }
     for a in attacks.iter().filter(|a| a.victims > 0) {
         let d = &a.delivery;
+        if a.attack == AttackKind::PrivateEnrs.name() {
+            rows.push(format!(
+                "| {}: honest delivery 100 % and forged ENRs at private addresses never dialled | delivery {}; {} refused by discovery ({}) | {} |",
+                a.attack,
+                percent(d.delivered, d.expected),
+                a.refused_enrs,
+                a.notes.trim().trim_end_matches(';'),
+                verdict(d.complete() && a.refused_enrs > 0)
+            ));
+            continue;
+        }
         let banned =
             a.banned == a.victims && a.ban_secs.last().is_some_and(|s| *s <= BAN_LIMIT_SECS);
         let ban = if a.ban_expected {

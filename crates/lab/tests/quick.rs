@@ -161,6 +161,43 @@ async fn every_invalid_message_attacker_is_banned_and_honest_blocks_flow() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrs_pointing_at_private_addresses_are_refused_and_honest_blocks_flow() {
+    let _serial = SERIAL.lock().await;
+    let net = network("private-enrs", 5, 500);
+    let mut setup = Setup::start(&net, "quick").await.expect("network forms");
+    let params = AttackParams {
+        kinds: vec![AttackKind::PrivateEnrs],
+        // Victims look up every 5 to 20 s; two lookups each at least.
+        duration: Duration::from_secs(45),
+        victims: 3,
+        rate: 1.0,
+        drain: Duration::from_secs(1),
+        stop_when_banned: false,
+    };
+    let rows =
+        opmesh_lab::scenario::attack::measure(&mut setup.cluster, &setup.spec, &params).await;
+    let dir = setup.finish(true);
+    let rows = rows.expect("measured");
+    let ok = rows
+        .iter()
+        .all(|r| r.delivery.complete() && r.honest_bans == 0);
+    let attack = rows.last().expect("the attack row");
+    cleanup(dir, ok && attack.refused_enrs > 0);
+    for r in &rows {
+        assert!(r.delivery.complete(), "{}: {:?}", r.attack, r.delivery);
+        assert_eq!(r.honest_bans, 0, "{}", r.attack);
+    }
+    assert!(
+        attack.sent > 0,
+        "the poisoner holds forged ENRs: {attack:?}"
+    );
+    assert!(
+        attack.refused_enrs > 0,
+        "victims saw forged ENRs and refused them: {attack:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_nodes_keep_identity_bans_and_blocks() {
     let _serial = SERIAL.lock().await;
     let net = network("churn", 6, 500);

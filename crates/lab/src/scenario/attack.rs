@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::{
     attackers::{self, AttackKind, AttackNode, Forger},
     cluster::{Cluster, ClusterSpec, BOOTNODE, SEQUENCER},
+    enr_poison::{forbidden_targets, EnrPoisoner},
     probe,
     record::DeliveryStats,
     scenario::{close_window, drain, open_window, Usage},
@@ -73,6 +74,9 @@ pub struct AttackRow {
     pub victim_cpu_cores: Spread,
     /// Honest nodes banned by other honest nodes during the window.
     pub honest_bans: u64,
+    /// ENRs the victims refused for pointing at non-public addresses their network does not
+    /// use, during the window (the `private-enrs` attack).
+    pub refused_enrs: u64,
     /// Anything else worth knowing (connections accepted, refusals).
     pub notes: String,
 }
@@ -99,6 +103,21 @@ struct Launched {
     started: Instant,
     tasks: Vec<JoinHandle<()>>,
     notes: Arc<std::sync::Mutex<String>>,
+    /// The `private-enrs` attacker, and the victims' `non_public_ip` refusals before it began.
+    poisoner: Option<(EnrPoisoner, f64)>,
+}
+
+/// Forged ENRs the `private-enrs` attacker tries to hold (its table keeps what fits).
+const FORGED_ENRS: usize = 200;
+
+/// ENRs the `victims` refused for pointing at non-public addresses, so far.
+async fn non_public_refusals(cluster: &Cluster, victims: &[usize]) -> f64 {
+    let all = cluster.scrape_all().await;
+    victims
+        .iter()
+        .filter_map(|v| all.get(*v).and_then(Option::as_ref))
+        .map(|m| probe::sum(m, "opmesh_discovery_enrs_total", "result=\"non_public_ip\""))
+        .sum()
 }
 
 /// Runs the baseline and each attack in `params.kinds` on a warmed-up cluster.
@@ -158,6 +177,7 @@ async fn window(
         honest_cpu_cores: 0.0,
         victim_cpu_cores: Spread::default(),
         honest_bans: 0,
+        refused_enrs: 0,
         notes: String::new(),
     };
     if let Some(l) = launched {
@@ -169,6 +189,16 @@ async fn window(
         }
         for node in &l.nodes {
             node.handle.shutdown().await;
+        }
+        if let Some((poisoner, before)) = l.poisoner {
+            let refused = (non_public_refusals(cluster, &victims).await - before).max(0.0);
+            row.sent = poisoner.served as u64;
+            row.refused_enrs = refused as u64;
+            row.notes.push_str(&format!(
+                "{} forged ENRs served; victims refused {refused} as non_public_ip; ",
+                poisoner.served
+            ));
+            poisoner.shutdown();
         }
     }
     row.ban_secs.sort_by(f64::total_cmp);
@@ -248,13 +278,45 @@ async fn launch(
     slot: usize,
     victims: &[usize],
 ) -> Result<Launched, LabError> {
+    // Every attack gets its own address, so bans of one never touch another.
+    let ip = attacker_ip(slot);
+    if kind == AttackKind::PrivateEnrs {
+        let before = non_public_refusals(cluster, victims).await;
+        let cluster_ip = cluster.members[BOOTNODE].ports.p2p_ip;
+        let mut victim_enrs = Vec::new();
+        for &v in victims {
+            if let Some(enr) =
+                probe::wait_for_enr(cluster.members[v].ports.rpc_addr(), Duration::from_secs(5))
+                    .await
+            {
+                victim_enrs.push(enr);
+            }
+        }
+        let poisoner = EnrPoisoner::spawn(
+            spec.chain_id,
+            ip,
+            &cluster.bootnode_enr,
+            &victim_enrs,
+            &forbidden_targets(cluster_ip),
+            FORGED_ENRS,
+        )
+        .await?;
+        return Ok(Launched {
+            kind,
+            nodes: Vec::new(),
+            connected: HashMap::new(),
+            sent: Arc::new(AtomicU64::new(0)),
+            started: Instant::now(),
+            tasks: Vec::new(),
+            notes: Arc::new(std::sync::Mutex::new(String::new())),
+            poisoner: Some((poisoner, before)),
+        });
+    }
     let identities = if kind == AttackKind::ManyConnections {
         40
     } else {
         1
     };
-    // Every attack gets its own address, so bans of one never touch another.
-    let ip = attacker_ip(slot);
     let mut nodes = Vec::with_capacity(identities);
     for _ in 0..identities {
         nodes.push(AttackNode::spawn(spec.chain_id, ip).await?);
@@ -298,7 +360,7 @@ async fn launch(
     let started = Instant::now();
     let mut tasks = Vec::new();
     match kind {
-        AttackKind::ManyConnections => {}
+        AttackKind::ManyConnections | AttackKind::PrivateEnrs => {}
         AttackKind::ConnectLoop => {
             let handle = nodes[0].handle.clone();
             tasks.push(tokio::spawn(connect_loop(
@@ -334,6 +396,7 @@ async fn launch(
         started,
         tasks,
         notes,
+        poisoner: None,
     })
 }
 
