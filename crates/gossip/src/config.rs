@@ -14,33 +14,12 @@ use tokio::sync::watch;
 use std::path::PathBuf;
 
 use opmesh_peers::GaterConfig;
+pub use opmesh_peers::{BanConfig, PeerLimits};
 
 use crate::{
-    connections::PeerLimits, message_id::gossip_message_id, reqresp::ReqRespConfig,
-    scoring::ScoringMode, validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD,
-    MAX_GOSSIP_SIZE,
+    message_id::gossip_message_id, reqresp::ReqRespConfig, scoring::ScoringMode,
+    validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
 };
-
-/// Automatic bans of low-scoring peers (`--p2p.ban.*`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct BanConfig {
-    /// `--p2p.ban.peers` (default true).
-    pub enabled: bool,
-    /// `--p2p.ban.threshold` (default -100): a peer scoring below is banned.
-    pub threshold: f64,
-    /// `--p2p.ban.duration` (default 1 h).
-    pub duration: Duration,
-}
-
-impl Default for BanConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            threshold: -100.0,
-            duration: Duration::from_secs(3600),
-        }
-    }
-}
 
 /// How much of block validation runs (`--p2p.gossip.validation`, hidden).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use libp2p::{Multiaddr, PeerId};
 
-use crate::peers::Direction;
+use opmesh_peers::Direction;
 
 /// Something that happened to the node's peers.
 #[derive(Debug, Clone, PartialEq, Eq)]

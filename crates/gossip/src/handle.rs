@@ -5,10 +5,10 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use libp2p::{Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
+use opmesh_peers::{DialCandidate, KnownPeer};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::{
-    connections::DialCandidate,
     driver::{BlockLists, Command, GateOp},
     envelope::EnvelopeError,
     events::NetworkEvent,
@@ -192,7 +192,7 @@ impl GossipHandle {
 
     /// Every peer the peerstore knows (connected or not): addresses, ENR, chain id, agent and
     /// last score, as kept across restarts.
-    pub async fn known_peers(&self) -> Result<Vec<opmesh_peers::store::PeerRecord>, GossipError> {
+    pub async fn known_peers(&self) -> Result<Vec<KnownPeer>, GossipError> {
         self.request(|reply| Command::KnownPeers { reply }).await
     }
 

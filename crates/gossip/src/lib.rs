@@ -13,7 +13,6 @@ mod bandwidth;
 mod behaviour;
 pub mod builder;
 pub mod config;
-mod connections;
 mod driver;
 pub mod encoding;
 pub mod envelope;
@@ -28,8 +27,7 @@ pub mod validation;
 
 pub use bandwidth::BandwidthCounters;
 pub use behaviour::BehaviourError;
-pub use config::{BanConfig, GossipConfig, MeshParams, ValidationLevel};
-pub use connections::{DialCandidate, PeerLimits};
+pub use config::{GossipConfig, MeshParams, ValidationLevel};
 pub use driver::{
     unix_seconds, BlockLists, GateOp, GossipDriver, GossipSetupError, PayloadStream,
     ReceivedPayload,
@@ -38,7 +36,9 @@ pub use encoding::{MAX_GOSSIP_SIZE, MIN_GOSSIP_SIZE};
 pub use envelope::{EncodedBlock, EnvelopeError};
 pub use events::NetworkEvent;
 pub use handle::{GossipError, GossipHandle, Published, DIAL_TIMEOUT};
-pub use peers::{Direction, GossipStats, PeerInfo};
+/// Peer management lives in `opmesh-peers`; re-exported so embedders keep one import path.
+pub use opmesh_peers::{BanConfig, DialCandidate, Direction, KnownPeer, PeerLimits};
+pub use peers::{GossipStats, PeerInfo};
 pub use reqresp::ReqRespConfig;
 pub use scoring::ScoringMode;
 pub use topic::{block_topic, parse_block_topic, BlockTopics, PayloadVersion};

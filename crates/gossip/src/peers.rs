@@ -1,22 +1,12 @@
-//! What the driver knows about its connected peers, and its counters.
+//! A connected peer as the handle reports it, and the driver's counters. The peers
+//! themselves are tracked by the peer manager (`opmesh_peers::PeerManager`).
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    time::{Duration, Instant, SystemTime},
-};
+use std::time::{Duration, SystemTime};
 
-use libp2p::{core::ConnectedPoint, swarm::ConnectionId, Multiaddr, PeerId};
+use libp2p::{Multiaddr, PeerId};
+use opmesh_peers::{ConnectedPeer, Direction};
 
 use crate::PayloadVersion;
-
-/// Which side opened a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// The peer dialed us.
-    Inbound,
-    /// We dialed the peer.
-    Outbound,
-}
 
 /// A connected peer, as [`crate::GossipHandle::peers`] reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,101 +72,29 @@ pub struct GossipStats {
     pub bytes_out: u64,
 }
 
-#[derive(Debug)]
-pub(crate) struct PeerState {
-    pub connections: HashMap<ConnectionId, (Multiaddr, Direction)>,
-    pub connected_since: SystemTime,
-    pub connected_at: Instant,
-    pub agent_version: Option<String>,
-    pub protocol_version: Option<String>,
-    pub protocols: Vec<String>,
-    pub latency: Option<Duration>,
-    pub topics: BTreeSet<PayloadVersion>,
-}
-
-/// The connected-peer table.
-#[derive(Debug, Default)]
-pub(crate) struct PeerTable {
-    peers: HashMap<PeerId, PeerState>,
-}
-
-impl PeerTable {
-    pub fn connected(&mut self, peer: PeerId, id: ConnectionId, endpoint: &ConnectedPoint) {
-        let (addr, direction) = match endpoint {
-            ConnectedPoint::Dialer { address, .. } => (address.clone(), Direction::Outbound),
-            ConnectedPoint::Listener { send_back_addr, .. } => {
-                (send_back_addr.clone(), Direction::Inbound)
-            }
-        };
-        let state = self.peers.entry(peer).or_insert_with(|| PeerState {
-            connections: HashMap::new(),
-            connected_since: SystemTime::now(),
-            connected_at: Instant::now(),
-            agent_version: None,
-            protocol_version: None,
-            protocols: Vec::new(),
-            latency: None,
-            topics: BTreeSet::new(),
-        });
-        state.connections.insert(id, (addr, direction));
-    }
-
-    /// Removes a connection; returns true when it was the peer's last one.
-    pub fn disconnected(&mut self, peer: &PeerId, id: ConnectionId) -> bool {
-        let Some(state) = self.peers.get_mut(peer) else {
-            return false;
-        };
-        state.connections.remove(&id);
-        if state.connections.is_empty() {
-            self.peers.remove(peer);
-            true
-        } else {
-            false
+impl PeerInfo {
+    /// A connected peer as the peer manager holds it, with its current gossip score.
+    pub(crate) fn from_connected(
+        peer_id: PeerId,
+        state: &ConnectedPeer,
+        gossip_score: Option<f64>,
+    ) -> Self {
+        let (addresses, direction) = state.addresses();
+        Self {
+            peer_id,
+            addresses,
+            direction,
+            agent_version: state.agent_version.clone(),
+            protocol_version: state.protocol_version.clone(),
+            protocols: state.protocols.clone(),
+            connected_since: state.connected_since,
+            latency: state.latency,
+            gossip_score,
+            topics: state
+                .topics
+                .iter()
+                .filter_map(|i| PayloadVersion::from_topic_index(*i))
+                .collect(),
         }
-    }
-
-    pub fn get_mut(&mut self, peer: &PeerId) -> Option<&mut PeerState> {
-        self.peers.get_mut(peer)
-    }
-
-    pub fn contains(&self, peer: &PeerId) -> bool {
-        self.peers.contains_key(peer)
-    }
-
-    /// Connected peers with the instant their first open connection was established.
-    pub fn connected_at(&self) -> impl Iterator<Item = (PeerId, Instant)> + '_ {
-        self.peers.iter().map(|(p, s)| (*p, s.connected_at))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.peers.is_empty()
-    }
-
-    pub fn len(&self) -> usize {
-        self.peers.len()
-    }
-
-    pub fn info(&self, score: impl Fn(&PeerId) -> Option<f64>) -> Vec<PeerInfo> {
-        self.peers
-            .iter()
-            .map(|(peer_id, state)| {
-                let mut connections: Vec<_> = state.connections.iter().collect();
-                connections.sort_by_key(|(id, _)| **id);
-                PeerInfo {
-                    peer_id: *peer_id,
-                    addresses: connections.iter().map(|(_, (a, _))| a.clone()).collect(),
-                    direction: connections
-                        .first()
-                        .map_or(Direction::Inbound, |(_, (_, d))| *d),
-                    agent_version: state.agent_version.clone(),
-                    protocol_version: state.protocol_version.clone(),
-                    protocols: state.protocols.clone(),
-                    connected_since: state.connected_since,
-                    latency: state.latency,
-                    gossip_score: score(peer_id),
-                    topics: state.topics.iter().copied().collect(),
-                }
-            })
-            .collect()
     }
 }

@@ -17,7 +17,7 @@ pub(crate) async fn discovered_to_candidates(
         let candidate = DialCandidate {
             peer_id: peer.peer_id,
             addr: peer.addr,
-            enr: Some(peer.enr.to_base64()),
+            enr: Some(peer.enr),
         };
         if candidates.send(candidate).await.is_err() {
             break;

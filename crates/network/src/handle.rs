@@ -89,7 +89,7 @@ impl NetworkHandle {
     }
 
     /// Every peer the peerstore knows, connected or not.
-    pub async fn known_peers(&self) -> Result<Vec<opmesh_peers::store::PeerRecord>, GossipError> {
+    pub async fn known_peers(&self) -> Result<Vec<opmesh_peers::KnownPeer>, GossipError> {
         self.gossip.known_peers().await
     }
 

@@ -9,7 +9,7 @@ use opmesh_gossip::{
     validation::compute_block_hash, Direction, GateOp, GossipError, PayloadVersion, PeerInfo,
     ReceivedPayload,
 };
-use opmesh_peers::store::PeerRecord;
+use opmesh_peers::KnownPeer;
 use opmesh_rpc::{
     BackendError, Connectedness, P2pBackend, PeerCount, PeerDump, PeerInfo as RpcPeerInfo,
     PeerStats, UnsafePayloadNotification,
@@ -81,11 +81,10 @@ impl RpcBackend {
 }
 
 /// A peerstore record as op-node reports a peer it is not connected to.
-fn stored_peer(record: PeerRecord, protected: bool) -> RpcPeerInfo {
-    let addresses = record.addresses.iter().filter_map(|a| a.parse().ok());
-    let mut info = peer_info(record.peer, addresses);
+fn stored_peer(record: KnownPeer, protected: bool) -> RpcPeerInfo {
+    let mut info = peer_info(record.peer, record.addresses);
     info.user_agent = record.agent.unwrap_or_default();
-    info.enr = record.enr.unwrap_or_default();
+    info.enr = record.enr.map(|e| e.to_base64()).unwrap_or_default();
     info.connectedness = Connectedness::NotConnected;
     info.protected = protected;
     info.chain_id = record.chain_id.unwrap_or(0);

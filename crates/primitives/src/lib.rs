@@ -4,6 +4,9 @@
 //! names) and the fork times (the Jovian rule for `blobGasUsed`, the topic a payload is
 //! published on). Discovery needs the chain id for the `opstack` ENR entry.
 //!
+//! [`Reason`] and [`Verdict`] are a block message's validation outcome: the gossip validator
+//! gives them, the peer manager's policy reads them.
+//!
 //! [`presets`] holds the built-in public chains (`--network op-mainnet` etc.).
 #![deny(missing_docs)]
 
@@ -12,9 +15,11 @@ mod duration;
 mod forks;
 pub mod presets;
 mod rollup_config;
+mod validation;
 
 pub use chain::ChainConfig;
 pub use duration::{parse_go_duration, DurationError, MAX_GO_DURATION};
 pub use forks::{Fork, ForkSchedule};
 pub use presets::{preset, preset_by_chain_id, preset_names, ChainPreset, UnknownNetwork};
 pub use rollup_config::{RollupConfigError, RollupConfigFile};
+pub use validation::{Reason, Verdict};

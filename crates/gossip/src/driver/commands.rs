@@ -6,12 +6,12 @@ use alloy_primitives::B256;
 use ipnet::IpNet;
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
+use opmesh_peers::{DialCandidate, KnownPeer};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::GossipDriver;
 use crate::{
-    connections::DialCandidate,
     envelope::{check_version, EncodedBlock},
     handle::{GossipError, Published},
     peers::{GossipStats, PeerInfo},
@@ -97,7 +97,7 @@ pub(crate) enum Command {
         reply: Reply<Vec<PeerInfo>>,
     },
     KnownPeers {
-        reply: Reply<Vec<opmesh_peers::store::PeerRecord>>,
+        reply: Reply<Vec<KnownPeer>>,
     },
     ListenAddrs {
         reply: Reply<Vec<Multiaddr>>,
@@ -176,10 +176,15 @@ impl GossipDriver {
             Command::AddCandidate { candidate } => self.on_candidate(candidate),
             Command::Peers { reply } => {
                 let gossipsub = &self.swarm.behaviour().gossipsub;
-                let _ = reply.send(self.peers.info(|p| gossipsub.peer_score(p)));
+                let peers = self
+                    .manager
+                    .connected()
+                    .map(|(p, s)| PeerInfo::from_connected(*p, s, gossipsub.peer_score(p)))
+                    .collect();
+                let _ = reply.send(peers);
             }
             Command::KnownPeers { reply } => {
-                let _ = reply.send(self.known_peers.values().cloned().collect());
+                let _ = reply.send(self.manager.known_peers());
             }
             Command::ListenAddrs { reply } => {
                 if self.listen_addrs.is_empty() {
@@ -225,12 +230,12 @@ impl GossipDriver {
                 behaviour.gater.state_mut().protect(peer);
             }
             GateOp::Unprotect(peer) => {
-                if !self.planner.is_static(&peer) {
+                if self.manager.may_unprotect(&peer) {
                     behaviour.gater.state_mut().unprotect(&peer);
                 }
             }
         }
-        self.store_dirty = true;
+        self.manager.on_gater_changed();
     }
 
     fn sign(
@@ -278,7 +283,7 @@ impl GossipDriver {
             let _ = reply.send(Err(GossipError::Dial("cannot dial self".into())));
             return;
         }
-        if self.peers.contains(&peer_id) {
+        if self.manager.is_connected(&peer_id) {
             let _ = reply.send(Ok(peer_id));
             return;
         }

@@ -1,6 +1,7 @@
-//! The gossip driver: owns the swarm, validates block messages off the event loop, keeps the
-//! peer count on target, bans misbehaving peers, persists the peerstore, and answers the
-//! handle's commands.
+//! The gossip driver: owns the swarm, validates block messages off the event loop, feeds the
+//! peer manager (`opmesh_peers::PeerManager`) its events and carries out its actions (dial,
+//! disconnect, ban, unban, persist), and answers the handle's commands. It holds no dial, ban
+//! or trimming policy of its own.
 
 mod commands;
 mod maintenance;
@@ -20,7 +21,10 @@ use libp2p::{
     noise, tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
 };
 use op_alloy_rpc_types_engine::OpNetworkPayloadEnvelope;
-use opmesh_peers::store::{self, PeerRecord, StoreWriter};
+use opmesh_peers::{
+    store::{self, StoreWriter},
+    DialCandidate, Now, PeerManager, PeerManagerConfig,
+};
 use opmesh_primitives::{ChainConfig, ForkSchedule};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -32,11 +36,10 @@ pub use commands::{BlockLists, GateOp};
 use crate::{
     bandwidth::{BandwidthCounters, CountingStream},
     behaviour::{Behaviour, BehaviourError},
-    config::{BanConfig, GossipConfig},
-    connections::{ConnectionPlanner, DialCandidate},
+    config::GossipConfig,
     events::NetworkEvent,
     handle::{GossipError, GossipHandle},
-    peers::{GossipStats, PeerTable},
+    peers::GossipStats,
     validation::{BlockValidator, Invalid, PayloadChecker, SequencerKey, ValidatedBlock},
     BlockTopics, PayloadVersion,
 };
@@ -107,12 +110,8 @@ pub struct GossipDriver {
     candidates: Option<mpsc::Receiver<DialCandidate>>,
     pending_validations: usize,
     max_pending_validations: usize,
-    peers: PeerTable,
-    planner: ConnectionPlanner,
-    bans: BanConfig,
-    known_peers: HashMap<PeerId, PeerRecord>,
+    manager: PeerManager,
     store: Option<StoreWriter>,
-    store_dirty: bool,
     stats: GossipStats,
     pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, GossipError>>>>,
     listen_addrs: Vec<Multiaddr>,
@@ -160,20 +159,25 @@ impl GossipDriver {
                 })?;
         }
 
-        let now = Instant::now();
-        let mut planner = ConnectionPlanner::new(config.peer_limits, config.dial_timeout);
+        let now = Now::system();
+        let mut manager = PeerManager::new(
+            PeerManagerConfig {
+                limits: config.peer_limits,
+                bans: config.bans,
+                dial_timeout: config.dial_timeout,
+            },
+            *swarm.local_peer_id(),
+        );
         for addr in &config.static_peers {
             let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
                 return Err(GossipSetupError::StaticPeer(addr.clone()));
             };
-            if peer == *swarm.local_peer_id() {
-                continue;
+            if manager.add_static(peer, addr.clone(), now) {
+                swarm.behaviour_mut().gater.state_mut().protect(peer);
             }
-            planner.add_static(peer, addr.clone(), now);
-            swarm.behaviour_mut().gater.state_mut().protect(peer);
         }
 
-        let (known_peers, store) = match &config.peerstore_path {
+        let store = match &config.peerstore_path {
             Some(path) => {
                 let loaded = store::load(path);
                 if let Some(warning) = &loaded.warning {
@@ -197,24 +201,11 @@ impl GossipDriver {
                 for peer in banned {
                     swarm.behaviour_mut().gossipsub.blacklist_peer(&peer);
                 }
-                let known = data.peers.into_iter().map(|r| (r.peer, r)).collect();
-                (known, Some(StoreWriter::spawn(path.clone())))
+                manager.restore(data.peers, now);
+                Some(StoreWriter::spawn(path.clone()))
             }
-            None => (HashMap::new(), None),
+            None => None,
         };
-        for record in known_peers.values() {
-            // Known peers with a dialable address are candidates again after a restart.
-            if let Some(addr) = record.addresses.first().and_then(|a| a.parse().ok()) {
-                planner.add_candidate(
-                    DialCandidate {
-                        peer_id: record.peer,
-                        addr,
-                        enr: record.enr.clone(),
-                    },
-                    now,
-                );
-            }
-        }
 
         let checker = PayloadChecker::new(config.chain, config.signer.clone())
             .with_timestamp_threshold(config.timestamp_threshold)
@@ -250,12 +241,8 @@ impl GossipDriver {
             candidates: None,
             pending_validations: 0,
             max_pending_validations: config.max_pending_validations.max(1),
-            peers: PeerTable::default(),
-            planner,
-            bans: config.bans,
-            known_peers,
+            manager,
             store,
-            store_dirty: false,
             stats: GossipStats::default(),
             pending_dials: HashMap::new(),
             listen_addrs: Vec::new(),
@@ -301,28 +288,14 @@ impl GossipDriver {
     }
 
     fn on_candidate(&mut self, candidate: DialCandidate) {
-        if candidate.peer_id == *self.swarm.local_peer_id() {
-            return;
-        }
-        let record = self
-            .known_peers
-            .entry(candidate.peer_id)
-            .or_insert_with(|| empty_record(candidate.peer_id));
-        record.enr.clone_from(&candidate.enr);
-        record.addresses = vec![candidate.addr.to_string()];
-        record.updated = SystemTime::now();
-        self.store_dirty = true;
-        let below_target = self.peers.len() < self.planner.limits().lo;
-        self.planner.add_candidate(candidate, Instant::now());
-        if below_target {
-            self.run_plan();
-        }
+        let actions = self.manager.on_candidate(candidate, Now::system());
+        self.execute(actions);
     }
 
     fn stats(&self) -> GossipStats {
         GossipStats {
-            connected_peers: self.peers.len() as u64,
-            known_candidates: self.planner.candidates_len() as u64,
+            connected_peers: self.manager.connected_len() as u64,
+            known_candidates: self.manager.candidates_len() as u64,
             bytes_in: self.bandwidth.inbound(),
             bytes_out: self.bandwidth.outbound(),
             ..self.stats
@@ -339,18 +312,6 @@ async fn next_candidate(rx: &mut Option<mpsc::Receiver<DialCandidate>>) -> Optio
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
-    }
-}
-
-fn empty_record(peer: PeerId) -> PeerRecord {
-    PeerRecord {
-        peer,
-        score: None,
-        enr: None,
-        chain_id: None,
-        addresses: Vec::new(),
-        agent: None,
-        updated: SystemTime::now(),
     }
 }
 

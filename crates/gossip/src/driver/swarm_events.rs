@@ -6,19 +6,22 @@ use std::{
 };
 
 use libp2p::{
-    gossipsub::{self, MessageAcceptance, MessageId},
+    core::ConnectedPoint,
+    gossipsub::{self, MessageId},
     identify, ping,
     swarm::{DialError, ListenError, SwarmEvent},
     PeerId,
 };
 use opmesh_metrics::{self as metrics, GossipEventType};
-use opmesh_peers::{Denial, GaterEvent};
-use tracing::{debug, info, trace, warn};
+use opmesh_peers::{Denial, DialFailure, Direction, GaterEvent, Identified, Now};
+use tracing::{debug, info, trace};
 
-use super::{empty_record, unix_seconds, Checked, GossipDriver, ReceivedPayload};
+use super::{unix_seconds, Checked, GossipDriver, ReceivedPayload};
 use crate::{
-    behaviour::BehaviourEvent, events::NetworkEvent, handle::GossipError, peers::Direction,
-    validation::Verdict,
+    behaviour::BehaviourEvent,
+    events::NetworkEvent,
+    handle::GossipError,
+    validation::{acceptance, Reason, Verdict},
 };
 
 impl GossipDriver {
@@ -33,32 +36,22 @@ impl GossipDriver {
                 info,
                 ..
             })) => {
-                if let Some(state) = self.peers.get_mut(&peer_id) {
-                    state.agent_version = Some(info.agent_version.clone());
-                    state.protocol_version = Some(info.protocol_version);
-                    state.protocols = info.protocols.iter().map(|p| p.to_string()).collect();
-                }
-                let record = self
-                    .known_peers
-                    .entry(peer_id)
-                    .or_insert_with(|| empty_record(peer_id));
-                record.agent = Some(info.agent_version);
-                record.updated = SystemTime::now();
-                self.store_dirty = true;
+                let info = Identified {
+                    protocols: info.protocols.iter().map(|p| p.to_string()).collect(),
+                    agent_version: info.agent_version,
+                    protocol_version: info.protocol_version,
+                };
+                self.manager.on_identify(peer_id, info, Now::system());
             }
             SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
                 peer,
                 result: Ok(rtt),
                 ..
-            })) => {
-                if let Some(state) = self.peers.get_mut(&peer) {
-                    state.latency = Some(rtt);
-                }
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Gater(GaterEvent::ReconnectLoop(peer)))
-                if self.ban(peer, SystemTime::now()) =>
-            {
-                warn!(%peer, "banned a peer that reconnects in a loop");
+            })) => self.manager.on_ping(peer, rtt),
+            SwarmEvent::Behaviour(BehaviourEvent::Gater(GaterEvent::ReconnectLoop(peer))) => {
+                let gater = self.swarm.behaviour().gater.state();
+                let actions = self.manager.on_reconnect_loop(peer, gater, Now::system());
+                self.execute(actions);
             }
             SwarmEvent::Behaviour(_) => {}
             SwarmEvent::ConnectionEstablished {
@@ -69,16 +62,24 @@ impl GossipDriver {
                 ..
             } => {
                 debug!(%peer_id, addr = %endpoint.get_remote_address(), "connected");
-                self.peers.connected(peer_id, connection_id, &endpoint);
+                let (addr, direction) = match &endpoint {
+                    ConnectedPoint::Dialer { address, .. } => {
+                        (address.clone(), Direction::Outbound)
+                    }
+                    ConnectedPoint::Listener { send_back_addr, .. } => {
+                        (send_back_addr.clone(), Direction::Inbound)
+                    }
+                };
+                self.manager
+                    .on_connected(peer_id, connection_id, addr, direction, Now::system());
                 if endpoint.is_dialer() {
                     metrics::record_dial(true);
                     self.stats.dials_allowed += 1;
-                    self.planner.dial_finished(&peer_id, true, Instant::now());
                 } else {
                     metrics::record_accept(true);
                     self.stats.accepts_allowed += 1;
                 }
-                metrics::set_peer_count(self.peers.len() as u64);
+                metrics::set_peer_count(self.manager.connected_len() as u64);
                 for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(peer_id));
                 }
@@ -102,10 +103,14 @@ impl GossipDriver {
                 ..
             } => {
                 // Only the peer's last connection counts as a disconnection.
-                let last = self.peers.disconnected(&peer_id, connection_id);
+                let score = self.swarm.behaviour().gossipsub.peer_score(&peer_id);
+                let last =
+                    self.manager
+                        .on_disconnected(peer_id, connection_id, score, Now::system());
                 if last {
                     debug!(%peer_id, ?cause, "disconnected");
-                    self.on_peer_disconnected(peer_id);
+                    metrics::set_peer_count(self.manager.connected_len() as u64);
+                    self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
                 }
             }
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
@@ -116,12 +121,13 @@ impl GossipDriver {
                 }
                 if let Some(peer_id) = peer_id {
                     debug!(%peer_id, %error, "dial failed");
-                    if denied {
-                        self.planner.dial_refused(&peer_id, Instant::now());
+                    let failure = if denied {
+                        DialFailure::Refused
                     } else {
-                        self.planner.dial_finished(&peer_id, false, Instant::now());
-                    }
-                    if !self.peers.contains(&peer_id) {
+                        DialFailure::Failed
+                    };
+                    self.manager.on_dial_failed(peer_id, failure, Now::system());
+                    if !self.manager.is_connected(&peer_id) {
                         for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                             let _ = reply.send(Err(GossipError::Dial(dial_error_text(&error))));
                         }
@@ -154,17 +160,6 @@ impl GossipDriver {
         }
     }
 
-    fn on_peer_disconnected(&mut self, peer_id: PeerId) {
-        if let Some(score) = self.swarm.behaviour().gossipsub.peer_score(&peer_id) {
-            if let Some(record) = self.known_peers.get_mut(&peer_id) {
-                record.score = Some(score);
-            }
-        }
-        self.planner.disconnected(&peer_id, Instant::now());
-        metrics::set_peer_count(self.peers.len() as u64);
-        self.emit(NetworkEvent::PeerDisconnected { peer: peer_id });
-    }
-
     fn on_gossip_event(&mut self, event: gossipsub::Event) {
         match event {
             gossipsub::Event::Message {
@@ -176,13 +171,18 @@ impl GossipDriver {
                 metrics::record_gossip_event(GossipEventType::Message);
                 let Some(version) = self.topics.version_of(&message.topic) else {
                     // The subscription filter makes this unreachable for honest peers.
-                    self.report(&message_id, &propagation_source, Verdict::Reject);
+                    self.report(
+                        &message_id,
+                        &propagation_source,
+                        Verdict::Reject,
+                        Some(Reason::UnknownTopic),
+                    );
                     return;
                 };
                 if self.pending_validations >= self.max_pending_validations {
                     self.stats.throttled += 1;
                     metrics::record_gossip_event(GossipEventType::Throttled);
-                    self.report(&message_id, &propagation_source, Verdict::Ignore);
+                    self.report(&message_id, &propagation_source, Verdict::Ignore, None);
                     return;
                 }
                 self.pending_validations += 1;
@@ -207,18 +207,14 @@ impl GossipDriver {
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 metrics::record_gossip_event(GossipEventType::Subscribed);
-                if let (Some(state), Some(v)) =
-                    (self.peers.get_mut(&peer_id), self.topics.version_of(&topic))
-                {
-                    state.topics.insert(v);
+                if let Some(v) = self.topics.version_of(&topic) {
+                    self.manager.on_topic(peer_id, v.topic_index(), true);
                 }
             }
             gossipsub::Event::Unsubscribed { peer_id, topic } => {
                 metrics::record_gossip_event(GossipEventType::Unsubscribed);
-                if let (Some(state), Some(v)) =
-                    (self.peers.get_mut(&peer_id), self.topics.version_of(&topic))
-                {
-                    state.topics.remove(&v);
+                if let Some(v) = self.topics.version_of(&topic) {
+                    self.manager.on_topic(peer_id, v.topic_index(), false);
                 }
             }
             gossipsub::Event::SlowPeer { peer_id, .. } => {
@@ -245,7 +241,7 @@ impl GossipDriver {
         let metrics_version = metrics::Version::from_topic_index(version.topic_index());
         match outcome.and_then(|block| self.validator.record(block)) {
             Ok(block) => {
-                self.report(&message_id, &source, Verdict::Accept);
+                self.report(&message_id, &source, Verdict::Accept, None);
                 if let Some(v) = metrics_version {
                     metrics::record_validation(v, metrics::Validation::Accept, duration);
                 }
@@ -274,22 +270,33 @@ impl GossipDriver {
                     metrics::record_validation(v, outcome, duration);
                 }
                 debug!(reason = %invalid.reason, %verdict, from = %source, block = ?invalid.block, "block not accepted");
-                self.report(&message_id, &source, verdict);
+                self.report(&message_id, &source, verdict, Some(invalid.reason));
             }
         }
     }
 
-    pub(super) fn report(&mut self, id: &MessageId, source: &PeerId, verdict: Verdict) {
+    /// Tells gossipsub the verdict on a message and the peer manager the outcome with its
+    /// reason (none for an accepted or throttled message).
+    pub(super) fn report(
+        &mut self,
+        id: &MessageId,
+        source: &PeerId,
+        verdict: Verdict,
+        reason: Option<Reason>,
+    ) {
         match verdict {
             Verdict::Accept => self.stats.accepted += 1,
             Verdict::Ignore => self.stats.ignored += 1,
             Verdict::Reject => self.stats.rejected += 1,
         }
-        let acceptance: MessageAcceptance = verdict.into();
         self.swarm
             .behaviour_mut()
             .gossipsub
-            .report_message_validation_result(id, source, acceptance);
+            .report_message_validation_result(id, source, acceptance(verdict));
+        let actions = self
+            .manager
+            .on_validation(*source, verdict, reason, Now::system());
+        self.execute(actions);
     }
 }
 

@@ -20,7 +20,7 @@ pub use checker::{
     decode_payload, PayloadChecker, ValidatedBlock, DEFAULT_TIMESTAMP_THRESHOLD, MAX_EXTRA_DATA,
     MAX_FUTURE_DRIFT_SECS,
 };
-pub use reason::{BlockRef, Invalid, Reason, Verdict};
+pub use reason::{acceptance, BlockRef, Invalid, Reason, Verdict};
 pub use seen::{SeenBlocks, MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS};
 pub use signature::{
     address_of, recover_signer, signature_bytes, signing_hash, SequencerKey, SequencerKeyError,
