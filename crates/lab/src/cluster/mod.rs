@@ -357,6 +357,16 @@ impl Cluster {
         }
     }
 
+    /// The lab process's own address on the nodes' network when they run in namespaces (the
+    /// bridge address), where an in-process UDP socket must bind to reach them; `None` on
+    /// loopback.
+    pub fn host_side_ip(&self) -> Option<IpAddr> {
+        match &self.placement {
+            Placement::Loopback => None,
+            Placement::Netns(net) => Some(IpAddr::V4(net.host_ip())),
+        }
+    }
+
     /// The indices of the nodes that receive blocks (all but the sequencer).
     pub fn receivers(&self) -> Vec<usize> {
         (0..self.members.len())

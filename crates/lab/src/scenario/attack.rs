@@ -292,9 +292,11 @@ async fn launch(
                 victim_enrs.push(enr);
             }
         }
+        // discv5 sends from its bound socket: in namespaces it must sit on the bridge.
+        let poison_ip = cluster.host_side_ip().unwrap_or(ip);
         let poisoner = EnrPoisoner::spawn(
             spec.chain_id,
-            ip,
+            poison_ip,
             &cluster.bootnode_enr,
             &victim_enrs,
             &forbidden_targets(cluster_ip),
