@@ -7,9 +7,9 @@ mod node;
 mod p2p;
 mod validate;
 
-use std::process::ExitCode;
+use std::{collections::BTreeMap, process::ExitCode};
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// OP Stack rollup-node P2P: discovery, block gossip, admin RPC and metrics.
 #[derive(Debug, Parser)]
@@ -38,13 +38,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // op-node's environment variables (OP_NODE_P2P_LISTEN_TCP_PORT...) become flags first.
+    let env: BTreeMap<String, std::ffi::OsString> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+        .collect();
+    let (argv, env_report) =
+        node::compat::op_node_env_args(&Cli::command(), std::env::args_os().collect(), &env);
+    let cli = Cli::parse_from(argv);
     let result = match cli.command {
         Command::Validate(args) => validate::run(args).map_err(|e| e.to_string()),
         Command::P2p(command) => p2p::run(command)
             .map(|out| println!("{out}"))
             .map_err(|e| e.to_string()),
-        Command::Node(args) => run_node(*args),
+        Command::Node(args) => run_node(*args, env_report),
         Command::Devnet(args) => run_devnet(args),
         Command::Lab(args) => run_lab(*args),
     };
@@ -57,8 +63,17 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_node(args: node::NodeArgs) -> Result<(), String> {
-    logging::init(&args.log_level, args.log_format).map_err(|e| e.to_string())?;
+fn run_node(args: node::NodeArgs, env_report: node::compat::EnvReport) -> Result<(), String> {
+    logging::init(&args.log_level, args.log_format, args.log_color).map_err(|e| e.to_string())?;
+    for (flag, var) in &env_report.used {
+        tracing::info!("--{flag} from op-node's {var}");
+    }
+    if !env_report.unused.is_empty() {
+        tracing::info!(
+            variables = env_report.unused.join(","),
+            "op-node settings opmesh has no use for (not P2P, RPC, metrics or log settings)"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -31,8 +31,8 @@ pub struct Behaviour {
     pub limits: connection_limits::Behaviour,
     /// Identify: agent version and protocols of peers.
     pub identify: identify::Behaviour,
-    /// Ping: liveness and latency.
-    pub ping: ping::Behaviour,
+    /// Ping: liveness and latency (off with `--p2p.ping=false`).
+    pub ping: Toggle<ping::Behaviour>,
     /// Gossipsub on the block topics.
     pub gossipsub: BlockGossipsub,
     /// The `payload_by_number` server; disabled by `serve_payload_by_number = false`.
@@ -103,7 +103,7 @@ impl Behaviour {
             gater: GaterBehaviour::new(config.gater),
             limits: connection_limits::Behaviour::new(limits),
             identify,
-            ping: ping::Behaviour::default(),
+            ping: config.ping.then(ping::Behaviour::default).into(),
             gossipsub,
             payload_by_number,
         })
@@ -125,7 +125,9 @@ pub fn local_protocols(config: &GossipConfig) -> Vec<String> {
     .to_vec();
     protocols.push(identify::PROTOCOL_NAME.to_string());
     protocols.push(identify::PUSH_PROTOCOL_NAME.to_string());
-    protocols.push(ping::PROTOCOL_NAME.to_string());
+    if config.ping {
+        protocols.push(ping::PROTOCOL_NAME.to_string());
+    }
     if config.serve_payload_by_number {
         protocols.push(crate::reqresp::op_node_protocol_id(config.chain.chain_id));
         protocols.push(crate::reqresp::spec_protocol_id(config.chain.chain_id));

@@ -144,6 +144,11 @@ pub struct GossipConfig {
     pub agent_version: String,
     /// How long an idle connection is kept.
     pub idle_connection_timeout: Duration,
+    /// Run the ping protocol (`--p2p.ping`, default true).
+    pub ping: bool,
+    /// Time an inbound connection has to finish its noise and yamux upgrade
+    /// (`--p2p.timeout.accept`, 10 s).
+    pub accept_timeout: Duration,
     /// Peer-count targets.
     pub peer_limits: PeerLimits,
     /// Static peers (`--p2p.static`): multiaddrs ending in `/p2p/<id>`, dialed at start,
@@ -189,6 +194,8 @@ impl GossipConfig {
             max_pending_validations: 256,
             agent_version: format!("opmesh/{}", env!("CARGO_PKG_VERSION")),
             idle_connection_timeout: Duration::from_secs(60),
+            ping: true,
+            accept_timeout: Duration::from_secs(10),
             peer_limits: PeerLimits::default(),
             static_peers: Vec::new(),
             gater: GaterConfig::default(),

@@ -67,6 +67,12 @@ pub struct NetworkConfig {
     pub timestamp_threshold: Duration,
     /// `--p2p.timeout.dial`.
     pub dial_timeout: Duration,
+    /// `--p2p.useragent`: the identify agent version (`None` = `opmesh/<version>`).
+    pub agent_version: Option<String>,
+    /// `--p2p.ping`.
+    pub ping: bool,
+    /// `--p2p.timeout.accept`.
+    pub accept_timeout: Duration,
     /// Capacity of the validated-payload stream.
     pub payload_buffer: usize,
     /// `--p2p.sync.req-resp`: serve op-node's `payload_by_number` protocol.
@@ -102,6 +108,9 @@ impl NetworkConfig {
             mesh: MeshParams::default(),
             timestamp_threshold: opmesh_gossip::validation::DEFAULT_TIMESTAMP_THRESHOLD,
             dial_timeout: Duration::from_secs(10),
+            agent_version: None,
+            ping: true,
+            accept_timeout: Duration::from_secs(10),
             payload_buffer: 1024,
             serve_payload_by_number: true,
         }

@@ -61,6 +61,11 @@ impl NetworkBuilder {
         gossip.bans = config.bans;
         gossip.peerstore_path = config.peerstore_path.clone();
         gossip.dial_timeout = config.dial_timeout;
+        gossip.accept_timeout = config.accept_timeout;
+        gossip.ping = config.ping;
+        if let Some(agent) = &config.agent_version {
+            gossip.agent_version = agent.clone();
+        }
         gossip.serve_payload_by_number = config.serve_payload_by_number;
         for f in &self.gossip_overrides {
             f(&mut gossip);

@@ -28,13 +28,24 @@ const NOTIFICATION_BUFFER: usize = 256;
 pub struct RpcBackend {
     network: NetworkHandle,
     payloads: broadcast::Sender<UnsafePayloadNotification>,
+    user_agent: String,
 }
 
 impl RpcBackend {
     /// A backend for `network`.
     pub fn new(network: NetworkHandle) -> Self {
         let (payloads, _) = broadcast::channel(NOTIFICATION_BUFFER);
-        Self { network, payloads }
+        Self {
+            network,
+            payloads,
+            user_agent: format!("opmesh/{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// The user agent `opp2p_self` reports: set it to `--p2p.useragent` when that is given.
+    pub fn with_user_agent(mut self, agent: impl Into<String>) -> Self {
+        self.user_agent = agent.into();
+        self
     }
 
     /// Tells the `opp2p_subscribeUnsafePayloads` subscribers about a validated payload. Call
@@ -134,7 +145,7 @@ impl P2pBackend for RpcBackend {
         let gossip = self.network.gossip();
         let mut info = RpcPeerInfo::new(self.network.peer_id());
         info.node_id = self.network.node_id().raw();
-        info.user_agent = format!("opmesh/{}", env!("CARGO_PKG_VERSION"));
+        info.user_agent = self.user_agent.clone();
         info.enr = self
             .network
             .local_enr()

@@ -107,10 +107,15 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     let mut config = NetworkConfig::new(chain, identity);
     config.listen_ip = args.listen_ip;
     config.tcp_port = args.listen_tcp;
-    config.udp_port = args.listen_udp;
+    // op-node's documented semantics: UDP 0 = the TCP port, advertise 0 = the listen port.
+    config.udp_port = if args.listen_udp == 0 {
+        args.listen_tcp
+    } else {
+        args.listen_udp
+    };
     config.advertise_ip = args.advertise_ip;
-    config.advertise_tcp = args.advertise_tcp;
-    config.advertise_udp = args.advertise_udp;
+    config.advertise_tcp = args.advertise_tcp.filter(|p| *p != 0);
+    config.advertise_udp = args.advertise_udp.filter(|p| *p != 0);
     config.bootnodes = bootnodes;
     config.discovery = !args.no_discovery;
     config.discovery_table = discovery_table;
@@ -149,6 +154,9 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     config.timestamp_threshold = args.timestamp_threshold;
     config.dial_timeout = args.dial_timeout;
     config.serve_payload_by_number = args.sync_req_resp;
+    config.agent_version = args.useragent.clone().filter(|a| !a.trim().is_empty());
+    config.ping = args.ping;
+    config.accept_timeout = args.timeout_accept;
     Ok(config)
 }
 

@@ -21,6 +21,16 @@ fn port(text: &str) -> Result<u16, String> {
     Ok(port)
 }
 
+/// Parses a boolean the way op-node's flags (Go `strconv.ParseBool`) do: 1, t, true, 0, f,
+/// false in any case. `--flag` alone means true; `--flag=false` turns it off.
+pub fn go_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "t" | "true" => Ok(true),
+        "0" | "f" | "false" => Ok(false),
+        _ => Err(format!("{text:?} is not a boolean (true or false)")),
+    }
+}
+
 fn positive(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if n > 0 && n <= 1000 => Ok(n),
@@ -55,22 +65,22 @@ pub struct NodeArgs {
     /// TCP port for libp2p (0 = any free port).
     #[arg(long = "p2p.listen.tcp", env = "OPMESH_P2P_LISTEN_TCP", default_value = "9222", value_parser = port)]
     pub listen_tcp: u16,
-    /// UDP port for discv5 (0 = any free port).
-    #[arg(long = "p2p.listen.udp", env = "OPMESH_P2P_LISTEN_UDP", default_value = "9222", value_parser = port)]
+    /// UDP port for discv5; 0 (the default) = the TCP port, as op-node documents it.
+    #[arg(long = "p2p.listen.udp", env = "OPMESH_P2P_LISTEN_UDP", default_value = "0", value_parser = port)]
     pub listen_udp: u16,
     /// IP to put in the ENR; turns off learning it from peers.
     #[arg(long = "p2p.advertise.ip", env = "OPMESH_P2P_ADVERTISE_IP")]
     pub advertise_ip: Option<IpAddr>,
-    /// TCP port to put in the ENR.
+    /// TCP port to put in the ENR (0 = the listen port).
     #[arg(long = "p2p.advertise.tcp", env = "OPMESH_P2P_ADVERTISE_TCP", value_parser = port)]
     pub advertise_tcp: Option<u16>,
-    /// UDP port to put in the ENR.
+    /// UDP port to put in the ENR (0 = the listen port).
     #[arg(long = "p2p.advertise.udp", env = "OPMESH_P2P_ADVERTISE_UDP", value_parser = port)]
     pub advertise_udp: Option<u16>,
 
     // ---- discovery ----
     /// Disable discv5.
-    #[arg(long = "p2p.no-discovery", env = "OPMESH_P2P_NO_DISCOVERY")]
+    #[arg(long = "p2p.no-discovery", env = "OPMESH_P2P_NO_DISCOVERY", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub no_discovery: bool,
     /// Comma-separated ENRs or enode URLs to bootstrap discovery from.
     #[arg(
@@ -126,7 +136,7 @@ pub struct NodeArgs {
     )]
     pub scoring: opmesh_gossip::ScoringMode,
     /// Ban peers whose score falls below --p2p.ban.threshold.
-    #[arg(long = "p2p.ban.peers", env = "OPMESH_P2P_BAN_PEERS", default_value = "true", action = ArgAction::Set)]
+    #[arg(long = "p2p.ban.peers", env = "OPMESH_P2P_BAN_PEERS", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub ban_peers: bool,
     /// Score below which a peer is banned.
     #[arg(
@@ -183,11 +193,7 @@ pub struct NodeArgs {
     #[arg(long = "p2p.gossip.mesh.dlazy", env = "OPMESH_P2P_GOSSIP_MESH_DLAZY", default_value = "6", value_parser = positive, hide = true)]
     pub mesh_dlazy: usize,
     /// Publish to all topic peers, not only the mesh.
-    #[arg(
-        long = "p2p.gossip.mesh.floodpublish",
-        env = "OPMESH_P2P_GOSSIP_MESH_FLOODPUBLISH",
-        hide = true
-    )]
+    #[arg(long = "p2p.gossip.mesh.floodpublish", env = "OPMESH_P2P_GOSSIP_MESH_FLOODPUBLISH", hide = true, default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub flood_publish: bool,
     /// Block validation: full, or none (decode only, no signature/hash/timestamp checks).
     /// `none` exists for the network lab's gossip-cost baseline (`opmesh lab propagation
@@ -202,8 +208,54 @@ pub struct NodeArgs {
     pub gossip_validation: opmesh_gossip::ValidationLevel,
 
     /// Serve op-node's payload_by_number requests from recently validated blocks.
-    #[arg(long = "p2p.sync.req-resp", env = "OPMESH_P2P_SYNC_REQ_RESP", default_value = "true", action = ArgAction::Set)]
+    #[arg(long = "p2p.sync.req-resp", env = "OPMESH_P2P_SYNC_REQ_RESP", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub sync_req_resp: bool,
+
+    // ---- op-node's hidden and deprecated flags (see `compat.rs` for what each does) ----
+    /// op-node: disable the whole P2P stack. opmesh is the P2P stack, so `true` is refused.
+    #[arg(long = "p2p.disable", env = "OPMESH_P2P_DISABLE", hide = true, default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
+    pub p2p_disable: bool,
+    /// Stream multiplexers in order of preference; opmesh offers yamux only.
+    #[arg(long = "p2p.mux", env = "OPMESH_P2P_MUX", hide = true)]
+    pub mux: Option<String>,
+    /// Transport security in order of preference; opmesh offers noise only.
+    #[arg(long = "p2p.security", env = "OPMESH_P2P_SECURITY", hide = true)]
+    pub security: Option<String>,
+    /// Identify user agent (default `opmesh/<version>`; op-node's is `optimism`).
+    #[arg(long = "p2p.useragent", env = "OPMESH_P2P_USERAGENT", hide = true)]
+    pub useragent: Option<String>,
+    /// op-node's stream protocol negotiation timeout; accepted, see `compat.rs`.
+    #[arg(long = "p2p.timeout.negotiation", env = "OPMESH_P2P_TIMEOUT_NEGOTIATION", hide = true, value_parser = parse_go_duration)]
+    pub timeout_negotiation: Option<Duration>,
+    /// Time an inbound connection has to finish its security and multiplexer upgrade.
+    #[arg(long = "p2p.timeout.accept", env = "OPMESH_P2P_TIMEOUT_ACCEPT", hide = true, default_value = "10s", value_parser = parse_go_duration)]
+    pub timeout_accept: Duration,
+    /// Run the libp2p ping protocol (liveness and latency).
+    #[arg(long = "p2p.ping", env = "OPMESH_P2P_PING", hide = true, default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
+    pub ping: bool,
+    /// op-node: request sync only from static peers. opmesh has no sync client; ignored.
+    #[arg(long = "p2p.sync.onlyreqtostatic", env = "OPMESH_P2P_SYNC_ONLYREQTOSTATIC", hide = true, num_args = 0..=1, default_missing_value = "true", value_parser = go_bool)]
+    pub sync_only_req_to_static: Option<bool>,
+    /// Deprecated in op-node (use --p2p.scoring); ignored.
+    #[arg(
+        long = "p2p.scoring.peers",
+        env = "OPMESH_P2P_SCORING_PEERS",
+        hide = true
+    )]
+    pub scoring_peers: Option<String>,
+    /// Deprecated in op-node, which ignores it; ignored.
+    #[arg(long = "p2p.score.bands", env = "OPMESH_P2P_SCORE_BANDS", hide = true)]
+    pub score_bands: Option<String>,
+    /// Deprecated in op-node (use --p2p.scoring); ignored.
+    #[arg(
+        long = "p2p.scoring.topics",
+        env = "OPMESH_P2P_SCORING_TOPICS",
+        hide = true
+    )]
+    pub scoring_topics: Option<String>,
+    /// NAT traversal: UPnP port mapping and AutoNAT.
+    #[arg(long = "p2p.nat", env = "OPMESH_P2P_NAT", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
+    pub nat: bool,
 
     // ---- dev block producer ----
     /// Produce a valid synthetic block every INTERVAL_MS and publish it (needs --p2p.sequencer.key).
@@ -233,7 +285,7 @@ pub struct NodeArgs {
     pub rpc_jwt_secret: Option<PathBuf>,
     /// Serve the admin_* methods (admin_postUnsafePayload signs with the sequencer key).
     /// Refused on a non-loopback --rpc.addr without --rpc.jwt-secret.
-    #[arg(long = "rpc.enable-admin", env = "OPMESH_RPC_ENABLE_ADMIN")]
+    #[arg(long = "rpc.enable-admin", env = "OPMESH_RPC_ENABLE_ADMIN", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub rpc_enable_admin: bool,
     /// Comma-separated host names accepted in the HTTP Host header besides localhost and IP
     /// addresses (`*` = any; geth's --http.vhosts).
@@ -250,7 +302,7 @@ pub struct NodeArgs {
 
     // ---- metrics ----
     /// Serve Prometheus metrics.
-    #[arg(long = "metrics.enabled", env = "OPMESH_METRICS_ENABLED")]
+    #[arg(long = "metrics.enabled", env = "OPMESH_METRICS_ENABLED", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub metrics_enabled: bool,
     /// Metrics listen address.
     #[arg(
@@ -274,13 +326,18 @@ pub struct NodeArgs {
     /// Log format: text or json.
     #[arg(long = "log.format", env = "OPMESH_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Colour the text log (default: when stderr is a terminal).
+    #[arg(long = "log.color", env = "OPMESH_LOG_COLOR", num_args = 0..=1, default_missing_value = "true", value_parser = go_bool)]
+    pub log_color: Option<bool>,
 }
 
 /// `--log.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// Human-readable lines.
+    /// Human-readable lines (op-node's `terminal` and `logfmt` are read as this).
+    #[value(alias = "terminal", alias = "logfmt")]
     Text,
-    /// One JSON object per line.
+    /// One JSON object per line (op-node's `json-pretty` is read as this).
+    #[value(alias = "json-pretty")]
     Json,
 }

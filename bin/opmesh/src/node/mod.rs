@@ -1,5 +1,6 @@
 //! `opmesh node`: discovery, gossip, peer management, admin RPC and metrics from flags.
 
+pub mod compat;
 mod config;
 pub mod dev_producer;
 pub mod flags;
@@ -29,6 +30,9 @@ impl CliError {
 
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn run(args: NodeArgs) -> Result<(), CliError> {
+    for warning in compat::check(&args)? {
+        tracing::warn!("{warning}");
+    }
     // The RPC configuration first: an exposed admin API is refused before anything starts.
     let mut rpc_config = RpcConfig::new(SocketAddr::new(args.rpc_addr, args.rpc_port));
     rpc_config.enable_admin = args.rpc_enable_admin;
@@ -45,6 +49,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     let config = config::network_config(&args)?;
     let sequencer = config.sequencer_key.clone();
     let chain = config.chain;
+    let agent = config.agent_version.clone();
     if args.dev_blocks.is_some() && sequencer.is_none() {
         return Err(CliError::flag(
             "--dev.blocks",
@@ -74,7 +79,10 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     }
     let network = builder.build().map_err(network_error)?;
     let (network, mut payloads) = network.start().await.map_err(network_error)?;
-    let backend = RpcBackend::new(network.clone());
+    let mut backend = RpcBackend::new(network.clone());
+    if let Some(agent) = agent {
+        backend = backend.with_user_agent(agent);
+    }
     let rpc = match opmesh_rpc::start(rpc_config, Arc::new(backend.clone())).await {
         Ok(rpc) => rpc,
         Err(e) => {

@@ -131,6 +131,7 @@ impl GossipDriver {
         let behaviour = Behaviour::new(&config, &topics)?;
         let bandwidth = BandwidthCounters::default();
         let counters = bandwidth.clone();
+        let (dial_timeout, accept_timeout) = (config.dial_timeout, config.accept_timeout);
         let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
             .with_tokio()
             .with_other_transport(move |key| {
@@ -142,13 +143,16 @@ impl GossipDriver {
                 Ok(tcp
                     .upgrade(upgrade::Version::V1)
                     .authenticate(noise)
-                    .multiplex(yamux::Config::default()))
+                    .multiplex(yamux::Config::default())
+                    .outbound_timeout(dial_timeout)
+                    .inbound_timeout(accept_timeout))
             })
             .map_err(|e| GossipSetupError::Transport(e.to_string()))?
             .with_behaviour(|_| behaviour)
             .map_err(|e| GossipSetupError::Transport(e.to_string()))?
             .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
-            .with_connection_timeout(config.dial_timeout)
+            // The per-direction timeouts above decide; this outer bound only must not cut them.
+            .with_connection_timeout(config.dial_timeout.max(config.accept_timeout))
             .build();
         for addr in &config.listen_addrs {
             swarm
