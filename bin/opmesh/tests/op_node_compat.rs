@@ -207,3 +207,62 @@ fn listen_tcp_alone_puts_discv5_on_the_same_udp_port() {
     drop(other);
     stop(child);
 }
+
+/// op-node's P2P series (`op-node/metrics/metrics.go`) that its dashboards and alerts query,
+/// as far as opmesh has the quantity (see `crates/metrics/src/op_node.rs` for the rest).
+const OP_NODE_SERIES: &[&str] = &[
+    "op_node_default_p2p_peer_count",
+    "op_node_default_p2p_gossip_events_total{type=\"DELIVER_MESSAGE\"}",
+    "op_node_default_p2p_gossip_events_total{type=\"REJECT_MESSAGE\"}",
+    "op_node_default_p2p_gossip_events_total{type=\"PUBLISH_MESSAGE\"}",
+    "op_node_default_p2p_bandwidth_bytes_total{direction=\"in\"}",
+    "op_node_default_p2p_bandwidth_bytes_total{direction=\"out\"}",
+    "op_node_default_peer_scores_bucket{type=\"total\",le=\"0\"}",
+    "op_node_default_peer_scores_count{type=\"total\"}",
+    "op_node_default_p2p_peer_unbans",
+    "op_node_default_p2p_dials{allow=\"true\"}",
+    "op_node_default_p2p_accepts{allow=\"true\"}",
+    "op_node_default_p2p_req_total{p2p_role=\"server\",p2p_method=\"payload_by_number\",result_code=\"0\"}",
+];
+
+fn series_value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn a_fresh_node_exports_every_known_series_and_op_nodes_names_on_request() {
+    let dir = temp_dir("metrics-from-start");
+    let a = Node::start(
+        &dir.join("a"),
+        &["--p2p.no-discovery", "--metrics.op-node-names"],
+    );
+    let text = a.metrics_text();
+    // The series a fresh node used to lack: zero counters, empty histograms.
+    for series in [
+        "opmesh_p2p_gossip_validation_total{version=\"v4\",result=\"accept\",reason=\"none\"}",
+        "opmesh_p2p_gossip_validation_total{version=\"v1\",result=\"reject\",reason=\"wrong_signer\"}",
+        "opmesh_p2p_validation_duration_seconds_count",
+        "opmesh_p2p_block_delay_seconds_count",
+        "opmesh_peer_scores_count",
+    ] {
+        assert_eq!(series_value(&text, series), Some(0.0), "{series}\n{text}");
+    }
+    for series in OP_NODE_SERIES {
+        assert!(series_value(&text, series).is_some(), "{series}\n{text}");
+    }
+    // Live values: a peer connects and op-node's peer count follows.
+    let addr = a.rpc("opp2p_self", json!([]))["addresses"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = Node::start(
+        &dir.join("b"),
+        &["--p2p.no-discovery", "--p2p.static", &addr],
+    );
+    eventually(Duration::from_secs(30), "op-node peer count 1", || {
+        series_value(&a.metrics_text(), "op_node_default_p2p_peer_count") == Some(1.0)
+    });
+    // Without the flag, only opmesh's names.
+    assert!(!b.metrics_text().contains("op_node_default"));
+}

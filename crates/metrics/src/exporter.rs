@@ -90,6 +90,12 @@ fn builder() -> Result<PrometheusBuilder, MetricsError> {
         .set_buckets_for_metric(Matcher::Full(PEER_SCORES.into()), PEER_SCORE_BUCKETS)
         .and_then(|b| {
             b.set_buckets_for_metric(
+                Matcher::Full(crate::op_node::PEER_SCORES.into()),
+                PEER_SCORE_BUCKETS,
+            )
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
                 Matcher::Full(VALIDATION_DURATION_SECONDS.into()),
                 VALIDATION_DURATION_BUCKETS,
             )

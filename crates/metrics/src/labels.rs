@@ -216,6 +216,45 @@ pub const fn allow_label(allowed: bool) -> &'static str {
     }
 }
 
+/// Every `(result, reason)` pair of [`crate::GOSSIP_VALIDATION_TOTAL`]: `opmesh_gossip::Reason`'s
+/// labels with their verdicts (a test in `opmesh-gossip` keeps the two equal).
+pub const VALIDATION_OUTCOMES: &[(&str, &str)] = &[
+    ("accept", "none"),
+    ("ignore", "no_signer"),
+    ("ignore", "already_seen"),
+    ("reject", "oversized"),
+    ("reject", "bad_snappy"),
+    ("reject", "too_short"),
+    ("reject", "unknown_topic"),
+    ("reject", "bad_signature"),
+    ("reject", "wrong_signer"),
+    ("reject", "bad_ssz"),
+    ("reject", "too_old"),
+    ("reject", "too_new"),
+    ("reject", "base_fee_overflow"),
+    ("reject", "block_hash_mismatch"),
+    ("reject", "withdrawals_not_empty"),
+    ("reject", "excess_blob_gas_nonzero"),
+    ("reject", "blob_gas_used_nonzero"),
+    ("reject", "too_many_blocks"),
+];
+
+/// Every `result` of [`crate::DISCOVERY_ENRS_TOTAL`] (`opmesh_discovery::EnrOutcome::LABELS`; a
+/// test in `opmesh-network` keeps the two equal).
+pub const ENR_RESULTS: &[&str] = &[
+    "accepted",
+    "missing_opstack",
+    "bad_opstack",
+    "wrong_chain",
+    "wrong_version",
+    "bad_key",
+    "missing_ip",
+    "missing_tcp",
+    "netrestrict",
+    "banned",
+    "other",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

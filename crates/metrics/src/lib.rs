@@ -17,10 +17,14 @@
 mod exporter;
 pub mod labels;
 pub mod names;
+pub mod op_node;
 mod record;
 
 pub use exporter::{install, install_recorder_only, LocalRecorder, MetricsError, MetricsHandle};
-pub use labels::{BandwidthDirection, GossipEventType, ReqResult, Validation, Version};
+pub use labels::{
+    BandwidthDirection, GossipEventType, ReqResult, Validation, Version, ENR_RESULTS,
+    VALIDATION_OUTCOMES,
+};
 pub use names::{
     describe_all, metric_info, MetricInfo, MetricKind, ACCEPTS_TOTAL, ALL_METRICS,
     BANDWIDTH_BYTES_TOTAL, BANS_TOTAL, BLOCK_DELAY_BUCKETS, BLOCK_DELAY_SECONDS, BUILD_INFO,

@@ -8,8 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use metrics::{counter, gauge, histogram};
 
 use crate::{
-    labels::{allow_label, BandwidthDirection, GossipEventType, ReqResult, Validation, Version},
+    labels::{
+        allow_label, BandwidthDirection, GossipEventType, ReqResult, Validation, Version,
+        ENR_RESULTS, VALIDATION_OUTCOMES,
+    },
     names::*,
+    op_node,
 };
 
 /// The opmesh version reported by [`BUILD_INFO`].
@@ -18,6 +22,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Sets [`PEER_COUNT`] to the number of connected peers.
 pub fn set_peer_count(peers: u64) {
     gauge!(PEER_COUNT).set(peers as f64);
+    if op_node::enabled() {
+        op_node::peer_count(peers);
+    }
 }
 
 /// Counts one validated gossip message in [`GOSSIP_VALIDATION_TOTAL`] and observes how long its
@@ -31,6 +38,9 @@ pub fn record_validation(version: Version, outcome: Validation, duration: Durati
     )
     .increment(1);
     histogram!(VALIDATION_DURATION_SECONDS).record(duration.as_secs_f64());
+    if op_node::enabled() {
+        op_node::validation(outcome);
+    }
 }
 
 /// The delay of a block received at `received_at` whose timestamp is `block_timestamp` (unix
@@ -65,28 +75,43 @@ pub fn record_gossip_event(event: GossipEventType) {
 /// Counts `n` gossip events of one type in [`GOSSIP_EVENTS_TOTAL`].
 pub fn record_gossip_events(event: GossipEventType, n: u64) {
     counter!(GOSSIP_EVENTS_TOTAL, "type" => event.label()).increment(n);
+    if op_node::enabled() {
+        op_node::gossip_events(event, n);
+    }
 }
 
 /// Adds `bytes` to [`BANDWIDTH_BYTES_TOTAL`] for `direction`.
 pub fn record_bandwidth(direction: BandwidthDirection, bytes: u64) {
     counter!(BANDWIDTH_BYTES_TOTAL, "direction" => direction.label()).increment(bytes);
+    if op_node::enabled() {
+        op_node::bandwidth_add(direction, bytes);
+    }
 }
 
 /// Sets [`BANDWIDTH_BYTES_TOTAL`] for `direction` to a running total kept elsewhere (e.g. a
 /// libp2p bandwidth sink). Use this or [`record_bandwidth`], not both.
 pub fn set_bandwidth_total(direction: BandwidthDirection, total_bytes: u64) {
     counter!(BANDWIDTH_BYTES_TOTAL, "direction" => direction.label()).absolute(total_bytes);
+    if op_node::enabled() {
+        op_node::bandwidth_total(direction, total_bytes);
+    }
 }
 
 /// Counts one outgoing dial in [`DIALS_TOTAL`], allowed or denied by the connection gater.
 pub fn record_dial(allowed: bool) {
     counter!(DIALS_TOTAL, "allow" => allow_label(allowed)).increment(1);
+    if op_node::enabled() {
+        op_node::dial(allowed);
+    }
 }
 
 /// Counts one incoming connection in [`ACCEPTS_TOTAL`], allowed or denied by the connection
 /// gater.
 pub fn record_accept(allowed: bool) {
     counter!(ACCEPTS_TOTAL, "allow" => allow_label(allowed)).increment(1);
+    if op_node::enabled() {
+        op_node::accept(allowed);
+    }
 }
 
 /// Counts one ban in [`BANS_TOTAL`].
@@ -97,12 +122,18 @@ pub fn record_ban() {
 /// Counts one unban (expired or lifted) in [`UNBANS_TOTAL`].
 pub fn record_unban() {
     counter!(UNBANS_TOTAL).increment(1);
+    if op_node::enabled() {
+        op_node::unban();
+    }
 }
 
 /// Observes one peer's gossipsub score in [`PEER_SCORES`] (non-finite scores are ignored).
 pub fn record_peer_score(score: f64) {
     if score.is_finite() {
         histogram!(PEER_SCORES).record(score);
+        if op_node::enabled() {
+            op_node::peer_scores(&[score]);
+        }
     }
 }
 
@@ -110,8 +141,12 @@ pub fn record_peer_score(score: f64) {
 /// samples every peer's score on a timer).
 pub fn record_peer_scores(scores: impl IntoIterator<Item = f64>) {
     let histogram = histogram!(PEER_SCORES);
-    for score in scores.into_iter().filter(|s| s.is_finite()) {
-        histogram.record(score);
+    let scores: Vec<f64> = scores.into_iter().filter(|s| s.is_finite()).collect();
+    for score in &scores {
+        histogram.record(*score);
+    }
+    if op_node::enabled() {
+        op_node::peer_scores(&scores);
     }
 }
 
@@ -140,6 +175,9 @@ pub fn record_published() {
 /// Counts one `payload_by_number` request served in [`REQ_TOTAL`].
 pub fn record_req(result: ReqResult) {
     counter!(REQ_TOTAL, "result" => result.label()).increment(1);
+    if op_node::enabled() {
+        op_node::req(result, 1);
+    }
 }
 
 /// Sets [`BUILD_INFO`]`{version}` to 1.
@@ -147,10 +185,26 @@ pub fn set_build_info(version: &'static str) {
     gauge!(BUILD_INFO, "version" => version).set(1.0);
 }
 
-/// Creates every series whose labels are a closed set, at zero, so that dashboards show 0
-/// rather than "no data" before the first event. Histograms and the validation and ENR
-/// counters (whose reasons are open sets) appear on first use.
+/// Creates every series whose label values are known, at zero (counters, gauges) or empty
+/// (histograms), so that dashboards show 0 rather than "no data" before the first event.
 pub fn register_zero_series() {
+    for version in Version::ALL {
+        for (result, reason) in VALIDATION_OUTCOMES {
+            counter!(
+                GOSSIP_VALIDATION_TOTAL,
+                "version" => version.label(),
+                "result" => *result,
+                "reason" => *reason,
+            )
+            .increment(0);
+        }
+    }
+    for result in ENR_RESULTS {
+        counter!(DISCOVERY_ENRS_TOTAL, "result" => *result).increment(0);
+    }
+    let _ = histogram!(VALIDATION_DURATION_SECONDS);
+    let _ = histogram!(BLOCK_DELAY_SECONDS);
+    let _ = histogram!(PEER_SCORES);
     set_peer_count(0);
     set_discovery_table_size(0);
     for event in GossipEventType::ALL {

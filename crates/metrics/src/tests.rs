@@ -247,6 +247,42 @@ fn zero_series_cover_the_closed_label_sets() {
         );
     }
     assert_eq!(value(&samples, PEER_COUNT, &[]), Some(0.0));
+    // The validation and ENR counters with every known label value, and empty histograms.
+    for version in Version::ALL {
+        for (result, reason) in VALIDATION_OUTCOMES {
+            let labels = [
+                ("version", version.label()),
+                ("result", result),
+                ("reason", reason),
+            ];
+            assert_eq!(
+                value(&samples, GOSSIP_VALIDATION_TOTAL, &labels),
+                Some(0.0),
+                "{labels:?}"
+            );
+        }
+    }
+    for result in ENR_RESULTS {
+        assert_eq!(
+            value(&samples, DISCOVERY_ENRS_TOTAL, &[("result", result)]),
+            Some(0.0)
+        );
+    }
+    for histogram in [
+        VALIDATION_DURATION_SECONDS,
+        BLOCK_DELAY_SECONDS,
+        PEER_SCORES,
+    ] {
+        assert_eq!(
+            value(&samples, &format!("{histogram}_count"), &[]),
+            Some(0.0),
+            "{histogram}"
+        );
+        assert!(
+            !buckets(&samples, histogram).is_empty(),
+            "{histogram} has no buckets"
+        );
+    }
 }
 
 #[test]

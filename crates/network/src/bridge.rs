@@ -85,3 +85,16 @@ pub(crate) async fn export_discovery_metrics(discovery: DiscoveryHandle) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The metrics crate exports every ENR result at zero from start; its list must be
+    /// discovery's.
+    #[test]
+    fn the_metrics_zero_series_list_every_enr_result() {
+        assert_eq!(
+            opmesh_metrics::ENR_RESULTS,
+            opmesh_discovery::EnrOutcome::LABELS.as_slice()
+        );
+    }
+}

@@ -178,6 +178,7 @@ pub const FLAGS: &[FlagRow] = &[
     op("metrics.enabled", "OP_NODE_METRICS_ENABLED", Supported),
     op("metrics.addr", "OP_NODE_METRICS_ADDR", Supported),
     op("metrics.port", "OP_NODE_METRICS_PORT", Supported),
+    ours("metrics.op-node-names"),
     // logs
     op("log.level", "OP_NODE_LOG_LEVEL", Supported),
     op("log.format", "OP_NODE_LOG_FORMAT", Supported),

@@ -318,6 +318,10 @@ pub struct NodeArgs {
         default_value = "7300"
     )]
     pub metrics_port: u16,
+    /// Also export op-node's P2P metric names (`op_node_default_p2p_*`,
+    /// `op_node_default_peer_scores`) so op-node dashboards and alerts keep working.
+    #[arg(long = "metrics.op-node-names", env = "OPMESH_METRICS_OP_NODE_NAMES", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
+    pub metrics_op_node_names: bool,
 
     // ---- logs ----
     /// Log level (error, warn, info, debug, trace) or a tracing filter.

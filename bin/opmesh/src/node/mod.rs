@@ -65,7 +65,12 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
 
     let metrics = if args.metrics_enabled {
         let addr = SocketAddr::new(args.metrics_addr, args.metrics_port);
-        Some(opmesh_metrics::install(addr).map_err(|e| CliError::flag("--metrics.port", e))?)
+        let handle =
+            opmesh_metrics::install(addr).map_err(|e| CliError::flag("--metrics.port", e))?;
+        if args.metrics_op_node_names {
+            opmesh_metrics::op_node::enable();
+        }
+        Some(handle)
     } else {
         None
     };

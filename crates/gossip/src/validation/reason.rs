@@ -47,3 +47,23 @@ impl Invalid {
         self.reason.verdict()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metrics crate exports every (result, reason) pair at zero from start; its list
+    /// must be exactly these reasons with their verdicts.
+    #[test]
+    fn the_metrics_zero_series_list_every_reason() {
+        let mut ours: Vec<(&str, &str)> = Reason::ALL
+            .iter()
+            .map(|r| (r.verdict().label(), r.label()))
+            .collect();
+        ours.push(("accept", "none"));
+        ours.sort();
+        let mut exported = opmesh_metrics::VALIDATION_OUTCOMES.to_vec();
+        exported.sort();
+        assert_eq!(ours, exported);
+    }
+}
