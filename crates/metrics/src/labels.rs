@@ -251,6 +251,7 @@ pub const ENR_RESULTS: &[&str] = &[
     "missing_ip",
     "missing_tcp",
     "netrestrict",
+    "non_public_ip",
     "banned",
     "other",
 ];
