@@ -29,6 +29,20 @@ impl Bans {
         self.ips.insert(ip, until);
     }
 
+    /// The banned node ids (sorted; expired bans stay until [`Self::prune`]).
+    pub(crate) fn nodes(&self) -> Vec<NodeId> {
+        let mut nodes: Vec<NodeId> = self.nodes.keys().copied().collect();
+        nodes.sort_unstable_by_key(NodeId::raw);
+        nodes
+    }
+
+    /// The banned IPs (sorted; expired bans stay until [`Self::prune`]).
+    pub(crate) fn ips(&self) -> Vec<IpAddr> {
+        let mut ips: Vec<IpAddr> = self.ips.keys().copied().collect();
+        ips.sort_unstable();
+        ips
+    }
+
     /// Whether `enr`'s node id or one of its IPs is banned at `now`.
     pub(crate) fn is_banned(&self, enr: &Enr, now: Instant) -> bool {
         let active = |until: Option<&Instant>| until.is_some_and(|u| *u > now);

@@ -16,7 +16,7 @@ use crate::{
 
 /// Why discovery could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum DiscoveryError {
+pub enum DiscoverySetupError {
     /// Every netrestrict filter slot of this process is in use.
     #[error("too many discovery instances with a netrestrict in this process")]
     NetrestrictSlots,
@@ -100,20 +100,22 @@ pub(crate) async fn bind_discv5(
     seq: u64,
     filter: Option<&FilterSlot>,
     scope: ScopePolicy,
-) -> Result<Discv5, DiscoveryError> {
+) -> Result<Discv5, DiscoverySetupError> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         let udp_port = match config.listen_udp_port {
-            0 => free_udp_port(config.listen_ip).map_err(|source| DiscoveryError::UdpPort {
-                ip: config.listen_ip,
-                source,
-            })?,
+            0 => {
+                free_udp_port(config.listen_ip).map_err(|source| DiscoverySetupError::UdpPort {
+                    ip: config.listen_ip,
+                    source,
+                })?
+            }
             port => port,
         };
         let addr = SocketAddr::new(config.listen_ip, udp_port);
         let local_enr = build_local_enr(config, &identity.enr_key(), udp_port, seq)
-            .map_err(|e| DiscoveryError::LocalEnr(e.to_string()))?;
+            .map_err(|e| DiscoverySetupError::LocalEnr(e.to_string()))?;
         let mut builder = ConfigBuilder::new(ListenConfig::from_ip(config.listen_ip, udp_port));
         builder.query_timeout(QUERY_TIMEOUT);
         if config.advertise_ip.is_some() {
@@ -128,14 +130,14 @@ pub(crate) async fn bind_discv5(
             "discv5 packet filter and IP limits"
         );
         let mut discv5 = Discv5::new(local_enr, identity.enr_key(), builder.build())
-            .map_err(|e| DiscoveryError::LocalEnr(e.to_string()))?;
+            .map_err(|e| DiscoverySetupError::LocalEnr(e.to_string()))?;
         match discv5.start().await {
             Ok(()) => return Ok(discv5),
             Err(e) if config.listen_udp_port == 0 && attempt < BIND_ATTEMPTS => {
                 tracing::debug!(%addr, error = ?e, "discv5 bind failed, retrying another port");
             }
             Err(e) => {
-                return Err(DiscoveryError::Start {
+                return Err(DiscoverySetupError::Start {
                     addr,
                     reason: format!("{e:?}"),
                 })

@@ -10,6 +10,9 @@ use tokio::sync::mpsc;
 
 use crate::{Bootnode, Enr, NetRestrict, TableLimits, TableLocation};
 
+/// Default capacity of the [`DiscoveredPeers`] channel.
+pub const DEFAULT_PEER_BUFFER: usize = 256;
+
 /// A dialable OP Stack peer of our chain, sent to the gossip side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiscoveredPeer {
@@ -21,7 +24,11 @@ pub struct DiscoveredPeer {
     pub enr: Enr,
 }
 
-/// Discovery configuration (`--p2p.*` flags).
+/// The peers discovery finds, as returned by `DiscoveryDriver::new` and [`crate::spawn`].
+/// Bounded by [`DiscoveryConfig::peer_buffer`]: when full, peers are dropped and counted.
+pub type DiscoveredPeers = mpsc::Receiver<DiscoveredPeer>;
+
+/// Discovery configuration (`--p2p.*` flags). Plain data: the channels are made by the driver.
 #[derive(Debug, Clone)]
 pub struct DiscoveryConfig {
     /// `--p2p.listen.ip`: the address the discv5 UDP socket binds (default `0.0.0.0`).
@@ -62,14 +69,15 @@ pub struct DiscoveryConfig {
     /// A peer already sent is sent again only after this long (or when its ENR changes), so the
     /// dialer can retry peers it lost; the routing table is re-scanned at the same interval.
     pub reemit_interval: Duration,
-    /// Where discovered peers go. Bounded: when full, peers are dropped and counted.
-    pub peers: mpsc::Sender<DiscoveredPeer>,
+    /// Capacity of the [`DiscoveredPeers`] channel; when it is full, peers are dropped and
+    /// counted (they are sent again after `reemit_interval`).
+    pub peer_buffer: usize,
 }
 
 impl DiscoveryConfig {
     /// op-node's defaults for `chain_id`: listen `0.0.0.0`, random UDP port, TCP 9222, no
-    /// bootnodes, lookups every 5 s (20 s once enough peers), in-memory table.
-    pub fn new(chain_id: u64, peers: mpsc::Sender<DiscoveredPeer>) -> Self {
+    /// bootnodes, lookups every 5 s (20 s once enough peers), in-memory table, 256 queued peers.
+    pub fn new(chain_id: u64) -> Self {
         Self {
             listen_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             listen_udp_port: 0,
@@ -86,7 +94,7 @@ impl DiscoveryConfig {
             table_limits: TableLimits::default(),
             persist_interval: Duration::from_secs(60),
             reemit_interval: Duration::from_secs(60),
-            peers,
+            peer_buffer: DEFAULT_PEER_BUFFER,
         }
     }
 }

@@ -14,7 +14,10 @@ use discv5::{Discv5, Event, QueryError};
 use enr::NodeId;
 use futures::{future::BoxFuture, stream::FuturesUnordered, FutureExt, StreamExt};
 use tokio::{
-    sync::mpsc::{self, error::TrySendError},
+    sync::{
+        mpsc::{self, error::TrySendError},
+        watch,
+    },
     time::{MissedTickBehavior, Sleep},
 };
 
@@ -24,13 +27,14 @@ use crate::{
     check_enr, enode,
     enode::EnodeStep,
     enr_to_multiaddr,
-    handle::Command,
+    handle::{Command, DiscoveryView},
     local_enr::{initial_enr_seq, unix_millis, unix_secs},
     netrestrict::FilterSlot,
     pacing::LookupPacer,
     scope::ScopePolicy,
-    Bootnode, DiscoveredPeer, DiscoveryConfig, DiscoveryError, DiscoveryHandle, DiscoveryStats,
-    Enr, EnrOutcome, NodeIdentity, TableStore, TableStoreError,
+    Bootnode, DiscoveredPeer, DiscoveredPeers, DiscoveryConfig, DiscoveryHandle,
+    DiscoverySetupError, DiscoveryStats, Enr, EnrOutcome, NodeIdentity, TableStore,
+    TableStoreError,
 };
 
 /// Command queue depth of the driver.
@@ -44,6 +48,8 @@ pub struct DiscoveryDriver {
     config: DiscoveryConfig,
     local_id: NodeId,
     commands: mpsc::Receiver<Command>,
+    peers: mpsc::Sender<DiscoveredPeer>,
+    view: watch::Sender<DiscoveryView>,
     events: mpsc::Receiver<Event>,
     store: TableStore,
     stats: Arc<DiscoveryStats>,
@@ -70,15 +76,16 @@ impl std::fmt::Debug for DiscoveryDriver {
 }
 
 impl DiscoveryDriver {
-    /// Binds discv5 and bootstraps; returns the handle and the driver to run.
-    pub async fn start(
+    /// Binds discv5 and bootstraps; returns the handle, the driver to run and the channel of
+    /// the peers it finds (same shape as the gossip driver's `new`).
+    pub async fn new(
         config: DiscoveryConfig,
         identity: &NodeIdentity,
-    ) -> Result<(DiscoveryHandle, Self), DiscoveryError> {
+    ) -> Result<(DiscoveryHandle, Self, DiscoveredPeers), DiscoverySetupError> {
         let mut store = TableStore::open(&config.table, config.table_limits, unix_secs());
         let filter_slot = match &config.netrestrict {
             Some(net) => {
-                Some(FilterSlot::claim(net.clone()).ok_or(DiscoveryError::NetrestrictSlots)?)
+                Some(FilterSlot::claim(net.clone()).ok_or(DiscoverySetupError::NetrestrictSlots)?)
             }
             None => None,
         };
@@ -88,7 +95,7 @@ impl DiscoveryDriver {
         let events = discv5
             .event_stream()
             .await
-            .map_err(|e| DiscoveryError::Start {
+            .map_err(|e| DiscoverySetupError::Start {
                 addr: SocketAddr::new(config.listen_ip, config.listen_udp_port),
                 reason: format!("event stream: {e:?}"),
             })?;
@@ -97,6 +104,12 @@ impl DiscoveryDriver {
             peer_id = %identity.peer_id(), "discovery started");
 
         let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
+        let (peers, peers_rx) = mpsc::channel(config.peer_buffer.max(1));
+        let (view, view_rx) = watch::channel(DiscoveryView {
+            local_enr: discv5.local_enr(),
+            banned_nodes: Vec::new(),
+            banned_ips: Vec::new(),
+        });
         let stats = Arc::new(DiscoveryStats::default());
         let emitted = Emitted::new(config.reemit_interval, config.table_limits.max_entries * 4);
         let (config_fast, config_slow) = (config.lookup_interval, config.slow_lookup_interval);
@@ -105,6 +118,8 @@ impl DiscoveryDriver {
             discv5,
             config,
             commands,
+            peers,
+            view,
             events,
             store,
             stats: stats.clone(),
@@ -121,7 +136,11 @@ impl DiscoveryDriver {
         };
         driver.persist().await;
         driver.first_bootstrap();
-        Ok((DiscoveryHandle::new(commands_tx, stats), driver))
+        Ok((
+            DiscoveryHandle::new(commands_tx, view_rx, stats),
+            driver,
+            peers_rx,
+        ))
     }
 
     /// Queues every enode bootnode for resolution, then [`Self::bootstrap`]s.
@@ -220,9 +239,6 @@ impl DiscoveryDriver {
     fn on_command(&mut self, command: Command) {
         let now = Instant::now();
         match command {
-            Command::LocalEnr(reply) => {
-                let _ = reply.send(self.discv5.local_enr());
-            }
             Command::TableEnrs(reply) => {
                 let _ = reply.send(self.discv5.table_entries_enr());
             }
@@ -230,6 +246,7 @@ impl DiscoveryDriver {
                 self.bans.ban_node(node_id, now + duration);
                 self.discv5.ban_node(&node_id, Some(duration));
                 self.forget(&node_id);
+                self.publish_view();
                 let _ = reply.send(());
             }
             Command::BanIp(ip, duration, reply) => {
@@ -246,6 +263,7 @@ impl DiscoveryDriver {
                 for node_id in listed {
                     self.forget(&node_id);
                 }
+                self.publish_view();
                 let _ = reply.send(());
             }
             Command::SetWantsPeers(wants, reply) => {
@@ -257,6 +275,25 @@ impl DiscoveryDriver {
             }
             Command::Shutdown(_) => {}
         }
+    }
+
+    /// Republishes the handle's [`DiscoveryView`] if it changed.
+    fn publish_view(&self) {
+        let local_enr = self.discv5.local_enr();
+        let (banned_nodes, banned_ips) = (self.bans.nodes(), self.bans.ips());
+        self.view.send_if_modified(|view| {
+            let changed = view.local_enr != local_enr
+                || view.banned_nodes != banned_nodes
+                || view.banned_ips != banned_ips;
+            if changed {
+                *view = DiscoveryView {
+                    local_enr,
+                    banned_nodes,
+                    banned_ips,
+                };
+            }
+            changed
+        });
     }
 
     /// The next random lookup starts `delay` from now.
@@ -295,6 +332,7 @@ impl DiscoveryDriver {
             Event::UnverifiableEnr { enr, .. } => self.observe(&enr),
             Event::SocketUpdated(addr) => {
                 tracing::info!(%addr, enr = %self.discv5.local_enr(), "local ENR address updated");
+                self.publish_view();
             }
             _ => {}
         }
@@ -331,6 +369,7 @@ impl DiscoveryDriver {
             // crash before then.
             self.store.set_local_seq(seq);
         }
+        self.publish_view();
     }
 
     /// Checks every routing-table ENR (and evicts those netrestrict refuses).
@@ -432,7 +471,7 @@ impl DiscoveryDriver {
             addr,
             enr: enr.clone(),
         };
-        match self.config.peers.try_send(peer) {
+        match self.peers.try_send(peer) {
             Ok(()) => {
                 self.stats.emitted();
                 self.emitted.mark(enr, now);

@@ -1,22 +1,27 @@
 //! [`DiscoveryHandle`]: the cheap, cloneable side of the driver.
+//!
+//! The convention is the same as the gossip crate's: `DiscoveryDriver::new` returns
+//! `(handle, driver, output)`, [`spawn`] runs the driver and returns `(handle, task, output)`;
+//! the handle sends commands with a oneshot reply through `request`, fails with
+//! [`DiscoveryError::DriverStopped`] once the driver is gone, and serves read-only state (the
+//! local ENR, the bans, the counters) from a snapshot without a round trip.
 
 use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use enr::NodeId;
 use tokio::{
-    sync::{mpsc, oneshot},
+    sync::{mpsc, oneshot, watch},
     task::JoinHandle,
 };
 
 use crate::{
-    DiscoveryConfig, DiscoveryDriver, DiscoveryError, DiscoveryStats, Enr, NodeIdentity,
-    StatsSnapshot, TableStoreError,
+    DiscoveredPeers, DiscoveryConfig, DiscoveryDriver, DiscoverySetupError, DiscoveryStats, Enr,
+    NodeIdentity, StatsSnapshot, TableStoreError,
 };
 
 /// Requests from handles to the driver; each carries its reply channel.
 #[derive(Debug)]
 pub(crate) enum Command {
-    LocalEnr(oneshot::Sender<Enr>),
     TableEnrs(oneshot::Sender<Vec<Enr>>),
     BanNode(NodeId, Duration, oneshot::Sender<()>),
     BanIp(IpAddr, Duration, oneshot::Sender<()>),
@@ -24,65 +29,112 @@ pub(crate) enum Command {
     Shutdown(oneshot::Sender<Result<(), TableStoreError>>),
 }
 
-/// The driver has stopped.
+/// Errors returned through a [`DiscoveryHandle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the discovery driver has stopped")]
-pub struct DriverGone;
+pub enum DiscoveryError {
+    /// The driver task has stopped.
+    #[error("the discovery driver has stopped")]
+    DriverStopped,
+}
+
+/// Read-only discovery state, republished by the driver whenever it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryView {
+    /// The current local ENR (its IP may change through discv5's address votes).
+    pub local_enr: Enr,
+    /// Node ids banned now (sorted).
+    pub banned_nodes: Vec<NodeId>,
+    /// IPs banned now (sorted).
+    pub banned_ips: Vec<IpAddr>,
+}
 
 /// Talks to a running [`DiscoveryDriver`]. Dropping every handle stops the driver (the table
 /// is persisted first).
 #[derive(Debug, Clone)]
 pub struct DiscoveryHandle {
     commands: mpsc::Sender<Command>,
+    view: watch::Receiver<DiscoveryView>,
     stats: Arc<DiscoveryStats>,
 }
 
 impl DiscoveryHandle {
-    pub(crate) const fn new(commands: mpsc::Sender<Command>, stats: Arc<DiscoveryStats>) -> Self {
-        Self { commands, stats }
+    pub(crate) const fn new(
+        commands: mpsc::Sender<Command>,
+        view: watch::Receiver<DiscoveryView>,
+        stats: Arc<DiscoveryStats>,
+    ) -> Self {
+        Self {
+            commands,
+            view,
+            stats,
+        }
     }
 
-    async fn ask<T>(
+    async fn request<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<T>) -> Command,
-    ) -> Result<T, DriverGone> {
-        let (tx, rx) = oneshot::channel();
-        self.commands.send(make(tx)).await.map_err(|_| DriverGone)?;
-        rx.await.map_err(|_| DriverGone)
+    ) -> Result<T, DiscoveryError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(make(reply))
+            .await
+            .map_err(|_| DiscoveryError::DriverStopped)?;
+        rx.await.map_err(|_| DiscoveryError::DriverStopped)
     }
 
-    /// The current local ENR (its IP may change through discv5's address votes).
-    pub async fn local_enr(&self) -> Result<Enr, DriverGone> {
-        self.ask(Command::LocalEnr).await
+    /// The latest snapshot of the driver's read-only state (no round trip). After the driver
+    /// stopped it is the last state it published.
+    pub fn view(&self) -> DiscoveryView {
+        self.view.borrow().clone()
     }
 
-    /// Every ENR in the discv5 routing table (any chain).
-    pub async fn table_enrs(&self) -> Result<Vec<Enr>, DriverGone> {
-        self.ask(Command::TableEnrs).await
+    /// A receiver of every new [`DiscoveryView`].
+    pub fn watch(&self) -> watch::Receiver<DiscoveryView> {
+        self.view.clone()
+    }
+
+    /// The current local ENR (its IP may change through discv5's address votes), read from the
+    /// snapshot.
+    pub fn local_enr(&self) -> Result<Enr, DiscoveryError> {
+        if self.commands.is_closed() {
+            return Err(DiscoveryError::DriverStopped);
+        }
+        Ok(self.view.borrow().local_enr.clone())
+    }
+
+    /// Every ENR in the discv5 routing table (any chain). A round trip: the table is discv5's
+    /// live state and too large to copy on every change.
+    pub async fn table_enrs(&self) -> Result<Vec<Enr>, DiscoveryError> {
+        self.request(Command::TableEnrs).await
     }
 
     /// Bans `node_id` for `duration`: it is removed from the table, not contacted and not
-    /// reported.
-    pub async fn ban_node(&self, node_id: NodeId, duration: Duration) -> Result<(), DriverGone> {
-        self.ask(|tx| Command::BanNode(node_id, duration, tx)).await
+    /// reported. The ban is in [`Self::view`] when this returns.
+    pub async fn ban_node(
+        &self,
+        node_id: NodeId,
+        duration: Duration,
+    ) -> Result<(), DiscoveryError> {
+        self.request(|tx| Command::BanNode(node_id, duration, tx))
+            .await
     }
 
     /// Bans `ip` for `duration`: nodes listing it are removed and not reported, and discv5
     /// drops its packets (discv5's IP ban list is process-wide).
-    pub async fn ban_ip(&self, ip: IpAddr, duration: Duration) -> Result<(), DriverGone> {
-        self.ask(|tx| Command::BanIp(ip, duration, tx)).await
+    pub async fn ban_ip(&self, ip: IpAddr, duration: Duration) -> Result<(), DiscoveryError> {
+        self.request(|tx| Command::BanIp(ip, duration, tx)).await
     }
 
     /// Tells discovery whether the gossip side needs more peers: while it does, random lookups
     /// run every `lookup_interval` (backing off when they find nothing new); once it does not,
     /// every `slow_lookup_interval`. A change to `true` starts a lookup at once.
-    pub async fn set_wants_peers(&self, wants: bool) -> Result<(), DriverGone> {
-        self.ask(|tx| Command::SetWantsPeers(wants, tx)).await
+    pub async fn set_wants_peers(&self, wants: bool) -> Result<(), DiscoveryError> {
+        self.request(|tx| Command::SetWantsPeers(wants, tx)).await
     }
 
     /// Stops the driver after persisting the table; returns the persist result.
-    pub async fn shutdown(&self) -> Result<Result<(), TableStoreError>, DriverGone> {
-        self.ask(Command::Shutdown).await
+    pub async fn shutdown(&self) -> Result<Result<(), TableStoreError>, DiscoveryError> {
+        self.request(Command::Shutdown).await
     }
 
     /// The counters (read directly, no round trip to the driver).
@@ -91,11 +143,12 @@ impl DiscoveryHandle {
     }
 }
 
-/// Starts discovery and spawns its driver on the current tokio runtime.
+/// Starts discovery and spawns its driver on the current tokio runtime: returns the handle,
+/// the driver's task and the peers it finds.
 pub async fn spawn(
     config: DiscoveryConfig,
     identity: &NodeIdentity,
-) -> Result<(DiscoveryHandle, JoinHandle<()>), DiscoveryError> {
-    let (handle, driver) = DiscoveryDriver::start(config, identity).await?;
-    Ok((handle, tokio::spawn(driver.run())))
+) -> Result<(DiscoveryHandle, JoinHandle<()>, DiscoveredPeers), DiscoverySetupError> {
+    let (handle, driver, peers) = DiscoveryDriver::new(config, identity).await?;
+    Ok((handle, tokio::spawn(driver.run()), peers))
 }

@@ -7,8 +7,9 @@
 //! - [`scope`]: which address ranges (loopback, private, link-local) discovered peers may be
 //!   dialled at;
 //! - [`table_store`]: the ENR table persisted under `--p2p.discovery.path`;
-//! - [`DiscoveryDriver`] / [`DiscoveryHandle`]: the task owning discv5 and its cloneable handle;
-//!   accepted peers arrive as [`DiscoveredPeer`] on the bounded channel in [`DiscoveryConfig`].
+//! - [`DiscoveryDriver`] / [`DiscoveryHandle`]: the task owning discv5 and its cloneable handle
+//!   ([`spawn`] starts both); accepted peers arrive as [`DiscoveredPeer`] on the bounded
+//!   [`DiscoveredPeers`] channel it returns.
 #![deny(missing_docs)]
 
 mod bans;
@@ -29,12 +30,12 @@ pub mod table_store;
 #[cfg(test)]
 mod test_util;
 
-pub use bind::DiscoveryError;
+pub use bind::DiscoverySetupError;
 pub use bootnode::{parse_bootnodes, Bootnode, BootnodeError, Enode};
-pub use config::{DiscoveredPeer, DiscoveryConfig};
+pub use config::{DiscoveredPeer, DiscoveredPeers, DiscoveryConfig, DEFAULT_PEER_BUFFER};
 pub use driver::DiscoveryDriver;
 pub use enr::{check_enr, EnrRejection, OpStackEnr, OPSTACK_ENR_KEY};
-pub use handle::{spawn, DiscoveryHandle, DriverGone};
+pub use handle::{spawn, DiscoveryError, DiscoveryHandle, DiscoveryView};
 pub use identity::{
     enr_to_multiaddr, node_id_from_peer_id, peer_id_from_enr, peer_id_from_public_key,
     IdentityError, NodeIdentity, PeerIdError,

@@ -81,13 +81,11 @@ pub fn build_local_enr(
 mod tests {
     use std::net::Ipv4Addr;
 
-    use tokio::sync::mpsc;
-
     use super::*;
     use crate::{check_enr, NodeIdentity};
 
     fn config() -> DiscoveryConfig {
-        DiscoveryConfig::new(901, mpsc::channel(1).0)
+        DiscoveryConfig::new(901)
     }
 
     #[test]

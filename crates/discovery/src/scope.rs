@@ -235,8 +235,7 @@ mod tests {
     }
 
     fn config() -> DiscoveryConfig {
-        let (tx, _rx) = tokio::sync::mpsc::channel(1);
-        DiscoveryConfig::new(901, tx)
+        DiscoveryConfig::new(901)
     }
 
     #[test]

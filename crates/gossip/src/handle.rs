@@ -5,15 +5,18 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use libp2p::{Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
-use opmesh_peers::{DialCandidate, KnownPeer};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use opmesh_peers::{Denial, DialCandidate, KnownPeer};
+use tokio::{
+    sync::{broadcast, mpsc, oneshot, watch},
+    task::JoinHandle,
+};
 
 use crate::{
     driver::{BlockLists, Command, GateOp},
     envelope::EnvelopeError,
     events::NetworkEvent,
     peers::{GossipStats, PeerInfo},
-    PayloadVersion,
+    GossipConfig, GossipDriver, GossipSetupError, PayloadStream, PayloadVersion,
 };
 
 /// How long [`GossipHandle::dial`] waits for a connection (op-node's `connectPeer` uses 30 s).
@@ -39,7 +42,41 @@ pub enum GossipError {
     InvalidAddress(String),
     /// The dial failed or timed out.
     #[error("dial failed: {0}")]
-    Dial(String),
+    Dial(DialReason),
+}
+
+/// Why a dial failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialReason {
+    /// The gater refused the peer or its address (blocked, banned, redial limit...).
+    #[error("refused by the gater: {0}")]
+    Gater(Denial),
+    /// Another connection rule refused it (a connection limit); its message.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The address carries this node's own peer id.
+    #[error("cannot dial self")]
+    SelfDial,
+    /// No connection within [`DIAL_TIMEOUT`].
+    #[error("timed out")]
+    Timeout,
+    /// The transport failed (unreachable address, handshake, wrong peer id...): libp2p's
+    /// message, as its dial error cannot be cloned.
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl DialReason {
+    /// Classifies a libp2p dial error: a gater [`Denial`] stays typed.
+    pub fn from_dial_error(error: &libp2p::swarm::DialError) -> Self {
+        match error {
+            libp2p::swarm::DialError::Denied { cause } => match cause.downcast_ref::<Denial>() {
+                Some(denial) => Self::Gater(*denial),
+                None => Self::Refused(cause.to_string()),
+            },
+            other => Self::Transport(other.to_string()),
+        }
+    }
 }
 
 /// What was published.
@@ -60,6 +97,7 @@ pub struct Published {
 #[derive(Debug, Clone)]
 pub struct GossipHandle {
     commands: mpsc::Sender<Command>,
+    listen_addrs: watch::Receiver<Vec<Multiaddr>>,
     local_peer_id: PeerId,
     local_protocols: std::sync::Arc<[String]>,
     events: broadcast::Sender<NetworkEvent>,
@@ -68,12 +106,14 @@ pub struct GossipHandle {
 impl GossipHandle {
     pub(crate) fn new(
         commands: mpsc::Sender<Command>,
+        listen_addrs: watch::Receiver<Vec<Multiaddr>>,
         local_peer_id: PeerId,
         local_protocols: Vec<String>,
         events: broadcast::Sender<NetworkEvent>,
     ) -> Self {
         Self {
             commands,
+            listen_addrs,
             local_peer_id,
             local_protocols: local_protocols.into(),
             events,
@@ -156,7 +196,7 @@ impl GossipHandle {
         match tokio::time::timeout(DIAL_TIMEOUT, pending).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(GossipError::DriverStopped),
-            Err(_) => Err(GossipError::Dial("timed out".into())),
+            Err(_) => Err(GossipError::Dial(DialReason::Timeout)),
         }
     }
 
@@ -196,9 +236,20 @@ impl GossipHandle {
         self.request(|reply| Command::KnownPeers { reply }).await
     }
 
-    /// The addresses the node listens on.
+    /// The addresses the node listens on, read from the driver's snapshot; waits until the
+    /// first listener is up.
     pub async fn listen_addrs(&self) -> Result<Vec<Multiaddr>, GossipError> {
-        self.request(|reply| Command::ListenAddrs { reply }).await
+        let mut addrs = self.listen_addrs.clone();
+        let ready = addrs
+            .wait_for(|a| !a.is_empty())
+            .await
+            .map_err(|_| GossipError::DriverStopped)?;
+        Ok(ready.clone())
+    }
+
+    /// A receiver of the listen addresses, updated as listeners come and go.
+    pub fn watch_listen_addrs(&self) -> watch::Receiver<Vec<Multiaddr>> {
+        self.listen_addrs.clone()
     }
 
     /// Counters of what the driver has done.
@@ -210,4 +261,14 @@ impl GossipHandle {
     pub async fn shutdown(&self) {
         let _ = self.request(|done| Command::Shutdown { done }).await;
     }
+}
+
+/// Builds the gossip driver and spawns it on the current tokio runtime: returns the handle, the
+/// driver's task and the stream of validated payloads (the discovery crate's `spawn` has the
+/// same shape).
+pub fn spawn(
+    config: GossipConfig,
+) -> Result<(GossipHandle, JoinHandle<()>, PayloadStream), GossipSetupError> {
+    let (handle, driver, payloads) = GossipDriver::new(config)?;
+    Ok((handle, tokio::spawn(driver.run()), payloads))
 }

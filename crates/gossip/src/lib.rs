@@ -6,7 +6,8 @@
 //! - [`validation`]: the signed-payload validator, cheapest checks first;
 //! - [`builder`]: valid and invalid block messages for tests, benchmarks and the devnet;
 //! - [`reqresp`]: the server side of op-node's `payload_by_number` req/resp protocol;
-//! - [`GossipDriver`] / [`GossipHandle`]: the libp2p swarm and the cheap handle that drives it.
+//! - [`GossipDriver`] / [`GossipHandle`]: the libp2p swarm and the cheap handle that drives it
+//!   ([`spawn`] starts both).
 #![deny(missing_docs)]
 
 mod bandwidth;
@@ -35,7 +36,7 @@ pub use driver::{
 pub use encoding::{MAX_GOSSIP_SIZE, MIN_GOSSIP_SIZE};
 pub use envelope::{EncodedBlock, EnvelopeError};
 pub use events::NetworkEvent;
-pub use handle::{GossipError, GossipHandle, Published, DIAL_TIMEOUT};
+pub use handle::{spawn, DialReason, GossipError, GossipHandle, Published, DIAL_TIMEOUT};
 /// Peer management lives in `opmesh-peers`; re-exported so embedders keep one import path.
 pub use opmesh_peers::{BanConfig, DialCandidate, Direction, KnownPeer, PeerLimits};
 pub use peers::{GossipStats, PeerInfo};

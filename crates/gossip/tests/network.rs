@@ -7,8 +7,9 @@ use std::{collections::HashMap, time::Duration};
 use common::*;
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind},
-    GossipError, PayloadVersion,
+    DialReason, GateOp, GossipError, PayloadVersion,
 };
+use opmesh_peers::Denial;
 
 /// Six nodes in a ring with chords (every node dials the next two), node 0 the sequencer.
 async fn six_node_network() -> Vec<TestNode> {
@@ -191,6 +192,38 @@ async fn dial_errors_are_typed() {
         node.handle.dial(node.addr.clone()).await,
         Err(GossipError::Dial(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dial_failures_carry_their_cause() {
+    let node = spawn_node(false, |_| {}).await;
+    let other = spawn_node(false, |_| {}).await;
+    assert_eq!(
+        node.handle.dial(node.addr.clone()).await,
+        Err(GossipError::Dial(DialReason::SelfDial))
+    );
+    let closed_port: libp2p::Multiaddr =
+        format!("/ip4/127.0.0.1/tcp/1/p2p/{}", libp2p::PeerId::random())
+            .parse()
+            .unwrap();
+    assert!(matches!(
+        node.handle.dial(closed_port).await,
+        Err(GossipError::Dial(DialReason::Transport(_)))
+    ));
+    // The gater's typed denial reaches the caller, and its text is unchanged.
+    node.handle
+        .gate(GateOp::BlockPeer(other.peer_id()))
+        .await
+        .unwrap();
+    let refused = node.handle.dial(other.addr.clone()).await;
+    assert_eq!(
+        refused,
+        Err(GossipError::Dial(DialReason::Gater(Denial::BlockedPeer)))
+    );
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "dial failed: refused by the gater: peer is blocked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@ use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr, PeerId};
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind, PayloadBuilder},
     encoding::compress,
-    unix_seconds, EncodedBlock, GossipConfig, GossipDriver, GossipHandle, MeshParams, NetworkEvent,
+    unix_seconds, EncodedBlock, GossipConfig, GossipHandle, MeshParams, NetworkEvent,
     PayloadStream, PayloadVersion, ScoringMode, MAX_GOSSIP_SIZE,
 };
 use opmesh_primitives::ChainConfig;
@@ -125,9 +125,8 @@ impl AttackNode {
         config.peer_limits.lo = 0;
         config.peer_limits.hi = 10_000;
         config.serve_payload_by_number = false;
-        let (driver, handle, payloads) =
-            GossipDriver::new(config).map_err(|e| LabError::Attacker(e.to_string()))?;
-        tokio::spawn(driver.run());
+        let (handle, _task, payloads) =
+            opmesh_gossip::spawn(config).map_err(|e| LabError::Attacker(e.to_string()))?;
         handle
             .listen_addrs()
             .await

@@ -1,51 +1,5 @@
 //! Closed label sets as enums, so callers cannot invent label values.
 
-/// The block topic version, the `version` label of
-/// [`GOSSIP_VALIDATION_TOTAL`](crate::GOSSIP_VALIDATION_TOTAL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Version {
-    /// `/optimism/<chain-id>/0/blocks`.
-    V1,
-    /// `/optimism/<chain-id>/1/blocks`.
-    V2,
-    /// `/optimism/<chain-id>/2/blocks`.
-    V3,
-    /// `/optimism/<chain-id>/3/blocks`.
-    V4,
-}
-
-impl Version {
-    /// Every version.
-    pub const ALL: [Self; 4] = [Self::V1, Self::V2, Self::V3, Self::V4];
-
-    /// `v1`..`v4`.
-    pub const fn label(self) -> &'static str {
-        match self {
-            Self::V1 => "v1",
-            Self::V2 => "v2",
-            Self::V3 => "v3",
-            Self::V4 => "v4",
-        }
-    }
-
-    /// The version of topic index `0..=3` (the number in the topic name).
-    pub const fn from_topic_index(index: u8) -> Option<Self> {
-        match index {
-            0 => Some(Self::V1),
-            1 => Some(Self::V2),
-            2 => Some(Self::V3),
-            3 => Some(Self::V4),
-            _ => None,
-        }
-    }
-
-    /// The version whose label is `label` (`v1`..`v4`), e.g. from
-    /// `opmesh_gossip::PayloadVersion::label()`.
-    pub fn from_label(label: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.label() == label)
-    }
-}
-
 /// The result of validating one gossip message, with the validator's reason label for the
 /// ignored and rejected ones. Gives the `result` and `reason` labels of
 /// [`GOSSIP_VALIDATION_TOTAL`](crate::GOSSIP_VALIDATION_TOTAL).
@@ -259,16 +213,6 @@ pub const ENR_RESULTS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_round_trip() {
-        for (i, v) in Version::ALL.into_iter().enumerate() {
-            assert_eq!(Version::from_topic_index(i as u8), Some(v));
-            assert_eq!(Version::from_label(v.label()), Some(v));
-        }
-        assert_eq!(Version::from_topic_index(4), None);
-        assert_eq!(Version::from_label("v5"), None);
-    }
 
     #[test]
     fn validation_labels() {

@@ -3,7 +3,7 @@
 //!
 //! - [`names`]: the metric name constants, [`ALL_METRICS`], [`METRICS`] (kind, labels, unit,
 //!   HELP) and the histogram buckets ([`PEER_SCORE_BUCKETS`] are op-node's);
-//! - [`labels`]: enums for the closed label sets ([`Version`], [`Validation`],
+//! - [`labels`]: enums for the closed label sets ([`PayloadVersion`], [`Validation`],
 //!   [`GossipEventType`], [`BandwidthDirection`], [`ReqResult`]);
 //! - typed recording functions ([`record_validation`], [`set_peer_count`], ...), the only way
 //!   the rest of opmesh writes metrics, so no caller can invent a name or a label;
@@ -22,8 +22,7 @@ mod record;
 
 pub use exporter::{install, install_recorder_only, LocalRecorder, MetricsError, MetricsHandle};
 pub use labels::{
-    BandwidthDirection, GossipEventType, ReqResult, Validation, Version, ENR_RESULTS,
-    VALIDATION_OUTCOMES,
+    BandwidthDirection, GossipEventType, ReqResult, Validation, ENR_RESULTS, VALIDATION_OUTCOMES,
 };
 pub use names::{
     describe_all, metric_info, MetricInfo, MetricKind, ACCEPTS_TOTAL, ALL_METRICS,
@@ -32,6 +31,7 @@ pub use names::{
     GOSSIP_VALIDATION_TOTAL, METRICS, PEER_COUNT, PEER_SCORES, PEER_SCORE_BUCKETS, PUBLISHED_TOTAL,
     REQ_TOTAL, UNBANS_TOTAL, VALIDATION_DURATION_BUCKETS, VALIDATION_DURATION_SECONDS,
 };
+pub use opmesh_primitives::PayloadVersion;
 pub use record::{
     block_delay_seconds, record_accept, record_ban, record_bandwidth, record_block_delay,
     record_block_delay_seconds, record_dial, record_enr, record_gossip_event, record_gossip_events,

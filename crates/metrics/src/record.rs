@@ -9,11 +9,11 @@ use metrics::{counter, gauge, histogram};
 
 use crate::{
     labels::{
-        allow_label, BandwidthDirection, GossipEventType, ReqResult, Validation, Version,
-        ENR_RESULTS, VALIDATION_OUTCOMES,
+        allow_label, BandwidthDirection, GossipEventType, ReqResult, Validation, ENR_RESULTS,
+        VALIDATION_OUTCOMES,
     },
     names::*,
-    op_node,
+    op_node, PayloadVersion,
 };
 
 /// The opmesh version reported by [`BUILD_INFO`].
@@ -29,7 +29,7 @@ pub fn set_peer_count(peers: u64) {
 
 /// Counts one validated gossip message in [`GOSSIP_VALIDATION_TOTAL`] and observes how long its
 /// validation took in [`VALIDATION_DURATION_SECONDS`].
-pub fn record_validation(version: Version, outcome: Validation, duration: Duration) {
+pub fn record_validation(version: PayloadVersion, outcome: Validation, duration: Duration) {
     counter!(
         GOSSIP_VALIDATION_TOTAL,
         "version" => version.label(),
@@ -188,7 +188,7 @@ pub fn set_build_info(version: &'static str) {
 /// Creates every series whose label values are known, at zero (counters, gauges) or empty
 /// (histograms), so that dashboards show 0 rather than "no data" before the first event.
 pub fn register_zero_series() {
-    for version in Version::ALL {
+    for version in PayloadVersion::ALL {
         for (result, reason) in VALIDATION_OUTCOMES {
             counter!(
                 GOSSIP_VALIDATION_TOTAL,

@@ -57,14 +57,18 @@ fn value(samples: &[Sample], name: &str, pairs: &[(&str, &str)]) -> Option<f64> 
 
 fn record_everything() {
     set_peer_count(7);
-    record_validation(Version::V1, Validation::Accept, Duration::from_micros(300));
     record_validation(
-        Version::V3,
+        PayloadVersion::V1,
+        Validation::Accept,
+        Duration::from_micros(300),
+    );
+    record_validation(
+        PayloadVersion::V3,
         Validation::Reject("wrong_signer"),
         Duration::from_millis(2),
     );
     record_validation(
-        Version::V4,
+        PayloadVersion::V4,
         Validation::Ignore("already_seen"),
         Duration::from_micros(50),
     );
@@ -248,7 +252,7 @@ fn zero_series_cover_the_closed_label_sets() {
     }
     assert_eq!(value(&samples, PEER_COUNT, &[]), Some(0.0));
     // The validation and ENR counters with every known label value, and empty histograms.
-    for version in Version::ALL {
+    for version in PayloadVersion::ALL {
         for (result, reason) in VALIDATION_OUTCOMES {
             let labels = [
                 ("version", version.label()),

@@ -6,8 +6,8 @@ mod common;
 use std::net::TcpListener;
 
 use opmesh_metrics::{
-    install, install_recorder_only, record_validation, set_peer_count, MetricsError, Validation,
-    Version, ALL_METRICS, VERSION,
+    install, install_recorder_only, record_validation, set_peer_count, MetricsError,
+    PayloadVersion, Validation, ALL_METRICS, VERSION,
 };
 
 #[test]
@@ -33,7 +33,7 @@ fn install_serves_metrics_over_http_once() {
     assert_eq!(handle.listen_addr(), Some(addr));
     set_peer_count(3);
     record_validation(
-        Version::V2,
+        PayloadVersion::V2,
         Validation::Reject("bad_signature"),
         std::time::Duration::from_micros(120),
     );

@@ -49,19 +49,19 @@ fn op_node_names_are_exported_with_op_nodes_types_and_labels() {
     assert_eq!(op_node::ALL.len(), 8);
 
     set_peer_count(3);
-    record_validation(Version::V4, Validation::Accept, Default::default());
+    record_validation(PayloadVersion::V4, Validation::Accept, Default::default());
     record_validation(
-        Version::V4,
+        PayloadVersion::V4,
         Validation::Ignore("already_seen"),
         Default::default(),
     );
     record_validation(
-        Version::V4,
+        PayloadVersion::V4,
         Validation::Reject("too_old"),
         Default::default(),
     );
     record_validation(
-        Version::V4,
+        PayloadVersion::V4,
         Validation::Ignore("no_signer"),
         Default::default(),
     );

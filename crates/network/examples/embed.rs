@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (network, mut payloads) = Network::builder(config).build()?.start().await?;
     println!("peer id {}", network.peer_id());
-    if let Some(enr) = network.local_enr().await {
+    if let Some(enr) = network.local_enr() {
         println!("enr {}", enr.to_base64());
     }
     loop {

@@ -119,8 +119,8 @@ impl NetworkHandle {
     }
 
     /// The local ENR (`None` with discovery off or stopped).
-    pub async fn local_enr(&self) -> Option<Enr> {
-        self.discovery.as_ref()?.local_enr().await.ok()
+    pub fn local_enr(&self) -> Option<Enr> {
+        self.discovery.as_ref()?.local_enr().ok()
     }
 
     /// The ENRs in the discovery table (`None` with discovery off or stopped).

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use libp2p::{multiaddr::Protocol, Multiaddr};
-use opmesh_discovery::{DiscoveryConfig, DiscoveryError};
+use opmesh_discovery::{DiscoveryConfig, DiscoverySetupError};
 use opmesh_gossip::{GossipConfig, GossipDriver, GossipHandle, GossipSetupError, PayloadStream};
 use tokio::sync::{mpsc, watch};
 use tracing::info;
@@ -18,7 +18,7 @@ pub enum NetworkError {
     Gossip(#[from] GossipSetupError),
     /// Discovery could not start (UDP port in use, bad bootnode...).
     #[error("discovery: {0}")]
-    Discovery(#[from] DiscoveryError),
+    Discovery(#[from] DiscoverySetupError),
     /// The gossip driver stopped before it reported a listen address.
     #[error("gossip driver stopped during startup")]
     GossipStopped,
@@ -70,7 +70,7 @@ impl NetworkBuilder {
         for f in &self.gossip_overrides {
             f(&mut gossip);
         }
-        let (driver, handle, payloads) = GossipDriver::new(gossip)?;
+        let (handle, driver, payloads) = GossipDriver::new(gossip)?;
         Ok(Network {
             config,
             driver,
@@ -143,8 +143,7 @@ impl Network {
             .unwrap_or(config.tcp_port);
 
         let discovery = if config.discovery {
-            let (peers_tx, peers_rx) = mpsc::channel(256);
-            let mut disc = DiscoveryConfig::new(config.chain.chain_id, peers_tx);
+            let mut disc = DiscoveryConfig::new(config.chain.chain_id);
             disc.listen_ip = config.listen_ip;
             disc.listen_udp_port = config.udp_port;
             disc.advertise_ip = config.advertise_ip;
@@ -156,10 +155,13 @@ impl Network {
             disc.lookup_interval = config.lookup_interval;
             disc.slow_lookup_interval = config.slow_lookup_interval;
             disc.table = config.discovery_table.clone();
-            let (discovery, _task) = opmesh_discovery::spawn(disc, &config.identity).await?;
+            let (discovery, _task, peers_rx) =
+                opmesh_discovery::spawn(disc, &config.identity).await?;
             tokio::spawn(bridge::discovered_to_candidates(peers_rx, candidates_tx));
+            let source = gossip.clone();
             tokio::spawn(bridge::bans_to_discovery(
                 gossip.subscribe_events(),
+                move || bridge::gossip_bans(source.clone()),
                 discovery.clone(),
             ));
             tokio::spawn(bridge::export_discovery_metrics(discovery.clone()));

@@ -127,9 +127,8 @@ fn with_peer_id(addr: Multiaddr, peer: PeerId) -> Multiaddr {
 fn backend_error(e: GossipError) -> BackendError {
     match e {
         GossipError::DriverStopped => BackendError::Unavailable,
-        GossipError::Dial(reason) | GossipError::InvalidAddress(reason) => {
-            BackendError::Connect(reason)
-        }
+        GossipError::Dial(failure) => BackendError::Connect(failure.to_string()),
+        GossipError::InvalidAddress(addr) => BackendError::Connect(addr),
         other => BackendError::Other(other.to_string()),
     }
 }
@@ -149,7 +148,6 @@ impl P2pBackend for RpcBackend {
         info.enr = self
             .network
             .local_enr()
-            .await
             .map(|e| e.to_base64())
             .unwrap_or_default();
         let listen = gossip.listen_addrs().await.map_err(backend_error)?;

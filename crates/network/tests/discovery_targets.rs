@@ -41,13 +41,7 @@ async fn start(config: NetworkConfig) -> NetworkHandle {
 }
 
 async fn bootnode_of(handle: &NetworkHandle) -> Bootnode {
-    handle
-        .local_enr()
-        .await
-        .unwrap()
-        .to_base64()
-        .parse()
-        .unwrap()
+    handle.local_enr().unwrap().to_base64().parse().unwrap()
 }
 
 async fn connected(handle: &NetworkHandle) -> u64 {
@@ -192,7 +186,7 @@ async fn a_restarted_node_keeps_its_identity_and_reconnects_from_its_table_witho
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let seq_before = node.local_enr().await.unwrap().seq();
+    let seq_before = node.local_enr().unwrap().seq();
     assert_eq!(node.peer_id(), identity.peer_id());
     node.shutdown().await;
     boot.shutdown().await;
@@ -201,7 +195,7 @@ async fn a_restarted_node_keeps_its_identity_and_reconnects_from_its_table_witho
     let node = start(persistent(vec![])).await;
     assert_eq!(node.peer_id(), identity.peer_id(), "same peer id");
     assert!(
-        node.local_enr().await.unwrap().seq() >= seq_before,
+        node.local_enr().unwrap().seq() >= seq_before,
         "ENR sequence went back"
     );
     let mut reconnected = false;

@@ -54,7 +54,7 @@ async fn stacks_discover_each_other_and_deliver_blocks() {
         .start()
         .await
         .unwrap();
-    let enr = boot.local_enr().await.expect("discovery on");
+    let enr = boot.local_enr().expect("discovery on");
     let bootnode: Bootnode = enr.to_base64().parse().unwrap();
     let mut others = Vec::new();
     for _ in 0..2 {

@@ -6,6 +6,8 @@
 //!
 //! [`Reason`] and [`Verdict`] are a block message's validation outcome: the gossip validator
 //! gives them, the peer manager's policy reads them.
+//! [`PayloadVersion`] is the block topic's payload version (gossip topics and the metrics'
+//! `version` label).
 //!
 //! [`presets`] holds the built-in public chains (`--network op-mainnet` etc.).
 #![deny(missing_docs)]
@@ -16,6 +18,7 @@ mod forks;
 pub mod presets;
 mod rollup_config;
 mod validation;
+mod version;
 
 pub use chain::ChainConfig;
 pub use duration::{parse_go_duration, DurationError, MAX_GO_DURATION};
@@ -23,3 +26,4 @@ pub use forks::{Fork, ForkSchedule};
 pub use presets::{preset, preset_by_chain_id, preset_names, ChainPreset, UnknownNetwork};
 pub use rollup_config::{RollupConfigError, RollupConfigFile};
 pub use validation::{Reason, Verdict};
+pub use version::PayloadVersion;

@@ -103,7 +103,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     };
     info!(
         peer_id = %network.peer_id(),
-        enr = network.local_enr().await.map(|e| e.to_base64()).unwrap_or_default(),
+        enr = network.local_enr().map(|e| e.to_base64()).unwrap_or_default(),
         rpc = %format!("http://{}", rpc.local_addr()),
         metrics = %metrics.as_ref().and_then(|m| m.listen_addr()).map(|a| format!("http://{a}/metrics")).unwrap_or_else(|| "off".into()),
         chain_id = chain.chain_id,

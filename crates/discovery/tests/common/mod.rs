@@ -67,8 +67,8 @@ pub struct Node {
 
 impl Node {
     pub async fn start(identity: NodeIdentity, opts: Opts) -> Self {
-        let (tx, peers) = mpsc::channel(opts.channel);
-        let mut config = DiscoveryConfig::new(opts.chain_id, tx);
+        let mut config = DiscoveryConfig::new(opts.chain_id);
+        config.peer_buffer = opts.channel;
         config.listen_ip = opts.listen_ip;
         config.tcp_port = 40000;
         config.bootnodes = opts
@@ -82,8 +82,8 @@ impl Node {
         config.lookup_interval = LOOKUP;
         config.slow_lookup_interval = SLOW_LOOKUP;
         config.persist_interval = Duration::from_secs(1);
-        let (handle, join) = spawn(config, &identity).await.expect("discovery starts");
-        let enr = handle.local_enr().await.expect("driver runs");
+        let (handle, join, peers) = spawn(config, &identity).await.expect("discovery starts");
+        let enr = handle.local_enr().expect("driver runs");
         Self {
             identity,
             handle,

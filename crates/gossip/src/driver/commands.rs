@@ -13,7 +13,7 @@ use tracing::{debug, warn};
 use super::GossipDriver;
 use crate::{
     envelope::{check_version, EncodedBlock},
-    handle::{GossipError, Published},
+    handle::{DialReason, GossipError, Published},
     peers::{GossipStats, PeerInfo},
     PayloadVersion,
 };
@@ -99,9 +99,6 @@ pub(crate) enum Command {
     KnownPeers {
         reply: Reply<Vec<KnownPeer>>,
     },
-    ListenAddrs {
-        reply: Reply<Vec<Multiaddr>>,
-    },
     Stats {
         reply: Reply<GossipStats>,
     },
@@ -185,13 +182,6 @@ impl GossipDriver {
             }
             Command::KnownPeers { reply } => {
                 let _ = reply.send(self.manager.known_peers());
-            }
-            Command::ListenAddrs { reply } => {
-                if self.listen_addrs.is_empty() {
-                    self.pending_listen_replies.push(reply);
-                } else {
-                    let _ = reply.send(self.listen_addrs.clone());
-                }
             }
             Command::Stats { reply } => {
                 let _ = reply.send(self.stats());
@@ -280,7 +270,7 @@ impl GossipDriver {
             return;
         };
         if peer_id == *self.swarm.local_peer_id() {
-            let _ = reply.send(Err(GossipError::Dial("cannot dial self".into())));
+            let _ = reply.send(Err(GossipError::Dial(DialReason::SelfDial)));
             return;
         }
         if self.manager.is_connected(&peer_id) {
@@ -290,9 +280,9 @@ impl GossipDriver {
         match self.swarm.dial(addr) {
             Ok(()) => self.pending_dials.entry(peer_id).or_default().push(reply),
             Err(e) => {
-                let text = super::swarm_events::dial_error_text(&e);
-                warn!(%peer_id, error = %text, "dial refused");
-                let _ = reply.send(Err(GossipError::Dial(text)));
+                let failure = DialReason::from_dial_error(&e);
+                warn!(%peer_id, error = %failure, "dial refused");
+                let _ = reply.send(Err(GossipError::Dial(failure)));
             }
         }
     }

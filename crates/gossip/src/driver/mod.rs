@@ -26,7 +26,7 @@ use opmesh_peers::{
     DialCandidate, Now, PeerManager, PeerManagerConfig,
 };
 use opmesh_primitives::{ChainConfig, ForkSchedule};
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{info, warn};
 
@@ -93,7 +93,8 @@ struct Checked {
 }
 
 /// Owns the libp2p swarm and runs the gossip event loop. Create it with
-/// [`GossipDriver::new`], then `tokio::spawn(driver.run())`.
+/// [`GossipDriver::new`], then `tokio::spawn(driver.run())` (or both at once with
+/// [`crate::spawn`]).
 pub struct GossipDriver {
     swarm: Swarm<Behaviour>,
     chain_id: u64,
@@ -114,19 +115,19 @@ pub struct GossipDriver {
     store: Option<StoreWriter>,
     stats: GossipStats,
     pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<PeerId, GossipError>>>>,
-    listen_addrs: Vec<Multiaddr>,
-    pending_listen_replies: Vec<oneshot::Sender<Vec<Multiaddr>>>,
+    listen_addrs: watch::Sender<Vec<Multiaddr>>,
     maintenance: tokio::time::Interval,
     bandwidth: BandwidthCounters,
     last_score_inspection: Option<Instant>,
 }
 
 impl GossipDriver {
-    /// Builds the swarm, loads the peerstore, starts listening, and returns the driver, its
-    /// handle and the stream of validated payloads.
+    /// Builds the swarm, loads the peerstore, starts listening, and returns the handle, the
+    /// driver to run and the stream of validated payloads (same shape as the discovery
+    /// driver's `new`).
     pub fn new(
         config: GossipConfig,
-    ) -> Result<(Self, GossipHandle, PayloadStream), GossipSetupError> {
+    ) -> Result<(GossipHandle, Self, PayloadStream), GossipSetupError> {
         let topics = BlockTopics::new(config.chain.chain_id);
         let behaviour = Behaviour::new(&config, &topics)?;
         let bandwidth = BandwidthCounters::default();
@@ -218,8 +219,10 @@ impl GossipDriver {
         let (checked_tx, checked_rx) = mpsc::unbounded_channel();
         let (payloads, payload_rx) = mpsc::channel(config.payload_buffer.max(1));
         let (events, _) = broadcast::channel(1024);
+        let (listen_addrs, listen_rx) = watch::channel(Vec::new());
         let handle = GossipHandle::new(
             commands_tx,
+            listen_rx,
             *swarm.local_peer_id(),
             crate::behaviour::local_protocols(&config),
             events.clone(),
@@ -249,13 +252,12 @@ impl GossipDriver {
             store,
             stats: GossipStats::default(),
             pending_dials: HashMap::new(),
-            listen_addrs: Vec::new(),
-            pending_listen_replies: Vec::new(),
+            listen_addrs,
             maintenance,
             bandwidth,
             last_score_inspection: None,
         };
-        Ok((driver, handle, ReceiverStream::new(payload_rx)))
+        Ok((handle, driver, ReceiverStream::new(payload_rx)))
     }
 
     /// Feeds dialable peers (from discovery) into the peer-count targets.

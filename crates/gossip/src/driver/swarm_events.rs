@@ -20,7 +20,7 @@ use super::{unix_seconds, Checked, GossipDriver, ReceivedPayload};
 use crate::{
     behaviour::BehaviourEvent,
     events::NetworkEvent,
-    handle::GossipError,
+    handle::{DialReason, GossipError},
     validation::{acceptance, Reason, Verdict},
 };
 
@@ -129,7 +129,8 @@ impl GossipDriver {
                     self.manager.on_dial_failed(peer_id, failure, Now::system());
                     if !self.manager.is_connected(&peer_id) {
                         for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
-                            let _ = reply.send(Err(GossipError::Dial(dial_error_text(&error))));
+                            let reason = DialReason::from_dial_error(&error);
+                            let _ = reply.send(Err(GossipError::Dial(reason)));
                         }
                     }
                 }
@@ -148,13 +149,11 @@ impl GossipDriver {
             }
             SwarmEvent::NewListenAddr { address, .. } => {
                 info!(%address, "listening");
-                self.listen_addrs.push(address);
-                for reply in self.pending_listen_replies.drain(..) {
-                    let _ = reply.send(self.listen_addrs.clone());
-                }
+                self.listen_addrs.send_modify(|addrs| addrs.push(address));
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
-                self.listen_addrs.retain(|a| a != &address);
+                self.listen_addrs
+                    .send_modify(|addrs| addrs.retain(|a| a != &address));
             }
             _ => {}
         }
@@ -238,13 +237,10 @@ impl GossipDriver {
             duration,
             outcome,
         } = checked;
-        let metrics_version = metrics::Version::from_topic_index(version.topic_index());
         match outcome.and_then(|block| self.validator.record(block)) {
             Ok(block) => {
                 self.report(&message_id, &source, Verdict::Accept, None);
-                if let Some(v) = metrics_version {
-                    metrics::record_validation(v, metrics::Validation::Accept, duration);
-                }
+                metrics::record_validation(version, metrics::Validation::Accept, duration);
                 metrics::record_block_delay(received_at, block.timestamp());
                 let block_ref = block.block_ref();
                 debug!(number = block_ref.number, hash = %block_ref.hash, from = %source, "block accepted");
@@ -266,9 +262,7 @@ impl GossipDriver {
                     Verdict::Ignore => metrics::Validation::Ignore(invalid.reason.label()),
                     _ => metrics::Validation::Reject(invalid.reason.label()),
                 };
-                if let Some(v) = metrics_version {
-                    metrics::record_validation(v, outcome, duration);
-                }
+                metrics::record_validation(version, outcome, duration);
                 debug!(reason = %invalid.reason, %verdict, from = %source, block = ?invalid.block, "block not accepted");
                 self.report(&message_id, &source, verdict, Some(invalid.reason));
             }
@@ -297,15 +291,5 @@ impl GossipDriver {
             .manager
             .on_validation(*source, verdict, reason, Now::system());
         self.execute(actions);
-    }
-}
-
-pub(super) fn dial_error_text(error: &DialError) -> String {
-    match error {
-        DialError::Denied { cause } => match cause.downcast_ref::<Denial>() {
-            Some(denial) => format!("refused by the gater: {denial}"),
-            None => format!("refused: {cause}"),
-        },
-        other => other.to_string(),
     }
 }

@@ -7,8 +7,8 @@ use alloy_primitives::{keccak256, Address};
 use futures::StreamExt;
 use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr, PeerId};
 use opmesh_gossip::{
-    builder::PayloadBuilder, unix_seconds, validation::SequencerKey, GossipConfig, GossipDriver,
-    GossipHandle, MeshParams, PayloadStream, ReceivedPayload,
+    builder::PayloadBuilder, unix_seconds, validation::SequencerKey, GossipConfig, GossipHandle,
+    MeshParams, PayloadStream, ReceivedPayload,
 };
 use opmesh_primitives::ChainConfig;
 use tokio::sync::watch;
@@ -65,8 +65,7 @@ pub async fn spawn_node(sequencer: bool, configure: impl FnOnce(&mut GossipConfi
         config.sequencer_key = Some(sequencer_key());
     }
     configure(&mut config);
-    let (driver, handle, payloads) = GossipDriver::new(config).expect("driver starts");
-    tokio::spawn(driver.run());
+    let (handle, _task, payloads) = opmesh_gossip::spawn(config).expect("driver starts");
     let listen = handle.listen_addrs().await.expect("listening");
     let addr = listen[0]
         .clone()
