@@ -16,6 +16,13 @@ use std::path::PathBuf;
 use opmesh_peers::GaterConfig;
 pub use opmesh_peers::{BanConfig, PeerLimits};
 
+/// Default capacity of the validated-payload stream (the one default for `payload_buffer`,
+/// used by `GossipConfig::new` and by the network crate's `NetworkConfig::new`).
+pub const DEFAULT_PAYLOAD_BUFFER: usize = 1024;
+
+/// Default dial timeout (`--p2p.timeout.dial`, op-node's 10 s).
+pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+
 use crate::{
     message_id::gossip_message_id, reqresp::ReqRespConfig, scoring::ScoringMode,
     validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
@@ -190,7 +197,7 @@ impl GossipConfig {
             signer,
             sequencer_key: None,
             timestamp_threshold: DEFAULT_TIMESTAMP_THRESHOLD,
-            payload_buffer: 256,
+            payload_buffer: DEFAULT_PAYLOAD_BUFFER,
             max_pending_validations: 256,
             agent_version: format!("opmesh/{}", env!("CARGO_PKG_VERSION")),
             idle_connection_timeout: Duration::from_secs(60),
@@ -201,7 +208,7 @@ impl GossipConfig {
             gater: GaterConfig::default(),
             bans: BanConfig::default(),
             peerstore_path: None,
-            dial_timeout: Duration::from_secs(10),
+            dial_timeout: DEFAULT_DIAL_TIMEOUT,
             maintenance_interval: Duration::from_secs(1),
             serve_payload_by_number: true,
             req_resp: ReqRespConfig::default(),

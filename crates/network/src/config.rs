@@ -7,9 +7,15 @@ use std::{
 };
 
 use alloy_primitives::Address;
+use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
+use opmesh_discovery::DiscoveryConfig;
 use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
-use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, PeerLimits, ScoringMode};
+use opmesh_gossip::{
+    config::{DEFAULT_DIAL_TIMEOUT, DEFAULT_PAYLOAD_BUFFER},
+    validation::SequencerKey,
+    BanConfig, MeshParams, PeerLimits, ScoringMode, ValidationLevel,
+};
 use opmesh_peers::GaterConfig;
 use opmesh_primitives::ChainConfig;
 
@@ -77,11 +83,58 @@ pub struct NetworkConfig {
     pub payload_buffer: usize,
     /// `--p2p.sync.req-resp`: serve op-node's `payload_by_number` protocol.
     pub serve_payload_by_number: bool,
+    /// `--p2p.gossip.validation` (hidden): how much of block validation runs; anything but
+    /// [`ValidationLevel::Full`] is for the network lab only.
+    pub validation: ValidationLevel,
 }
+
+/// A bad combination of settings, naming the flag to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `peers.lo` is above `peers.hi`.
+    #[error("--p2p.peers.lo: {lo} must not exceed --p2p.peers.hi {hi}")]
+    PeersLoAboveHi {
+        /// `--p2p.peers.lo`.
+        lo: usize,
+        /// `--p2p.peers.hi`.
+        hi: usize,
+    },
+    /// The mesh degrees are out of order.
+    #[error("--p2p.gossip.mesh.d: mesh parameters must satisfy lo <= d <= dhi")]
+    MeshOrder {
+        /// `--p2p.gossip.mesh.lo`.
+        lo: usize,
+        /// `--p2p.gossip.mesh.d`.
+        d: usize,
+        /// `--p2p.gossip.mesh.dhi`.
+        hi: usize,
+    },
+    /// A static peer address does not name its peer.
+    #[error("--p2p.static: {0}: must end in /p2p/<peer id>")]
+    StaticPeerWithoutId(Multiaddr),
+}
+
+impl ConfigError {
+    /// The flag to change.
+    pub const fn flag(&self) -> &'static str {
+        match self {
+            Self::PeersLoAboveHi { .. } => "--p2p.peers.lo",
+            Self::MeshOrder { .. } => "--p2p.gossip.mesh.d",
+            Self::StaticPeerWithoutId(_) => "--p2p.static",
+        }
+    }
+}
+
+/// Every problem [`NetworkConfig::validate`] found (at least one).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl NetworkConfig {
     /// op-node's defaults for `chain` with `identity`.
     pub fn new(chain: ChainConfig, identity: NodeIdentity) -> Self {
+        // Discovery's own defaults, so each knob has one.
+        let discovery_defaults = DiscoveryConfig::new(chain.chain_id);
         Self {
             chain,
             identity,
@@ -95,8 +148,8 @@ impl NetworkConfig {
             discovery: true,
             discovery_table: TableLocation::Memory,
             netrestrict: None,
-            lookup_interval: Duration::from_secs(5),
-            slow_lookup_interval: Duration::from_secs(20),
+            lookup_interval: discovery_defaults.lookup_interval,
+            slow_lookup_interval: discovery_defaults.slow_lookup_interval,
             static_peers: Vec::new(),
             peerstore_path: None,
             unsafe_block_signer: None,
@@ -107,12 +160,79 @@ impl NetworkConfig {
             gater: GaterConfig::default(),
             mesh: MeshParams::default(),
             timestamp_threshold: opmesh_gossip::validation::DEFAULT_TIMESTAMP_THRESHOLD,
-            dial_timeout: Duration::from_secs(10),
+            dial_timeout: DEFAULT_DIAL_TIMEOUT,
             agent_version: None,
             ping: true,
             accept_timeout: Duration::from_secs(10),
-            payload_buffer: 1024,
+            payload_buffer: DEFAULT_PAYLOAD_BUFFER,
             serve_payload_by_number: true,
+            validation: ValidationLevel::Full,
         }
+    }
+
+    /// Checks the combinations no single flag parser can: reports every problem, each naming
+    /// its flag. [`crate::NetworkBuilder::build`] runs it too.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut errors = Vec::new();
+        let limits = &self.peer_limits;
+        if limits.lo > limits.hi {
+            errors.push(ConfigError::PeersLoAboveHi {
+                lo: limits.lo,
+                hi: limits.hi,
+            });
+        }
+        let mesh = &self.mesh;
+        if !(mesh.d_lo <= mesh.d && mesh.d <= mesh.d_hi) {
+            errors.push(ConfigError::MeshOrder {
+                lo: mesh.d_lo,
+                d: mesh.d,
+                hi: mesh.d_hi,
+            });
+        }
+        for addr in &self.static_peers {
+            if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+                errors.push(ConfigError::StaticPeerWithoutId(addr.clone()));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_reports_every_problem_with_its_flag() {
+        let mut config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
+        assert_eq!(config.validate(), Ok(()));
+        config.peer_limits.lo = 40;
+        config.peer_limits.hi = 30;
+        config.mesh.d = 20;
+        config.static_peers = vec!["/ip4/127.0.0.1/tcp/9222".parse().unwrap()];
+        let errors = config.validate().unwrap_err().0;
+        let flags: Vec<_> = errors.iter().map(ConfigError::flag).collect();
+        assert_eq!(
+            flags,
+            ["--p2p.peers.lo", "--p2p.gossip.mesh.d", "--p2p.static"]
+        );
+        assert_eq!(
+            errors[0].to_string(),
+            "--p2p.peers.lo: 40 must not exceed --p2p.peers.hi 30"
+        );
+    }
+
+    #[test]
+    fn one_default_per_knob() {
+        let config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
+        let discovery = DiscoveryConfig::new(901);
+        assert_eq!(config.payload_buffer, DEFAULT_PAYLOAD_BUFFER);
+        assert_eq!(config.dial_timeout, DEFAULT_DIAL_TIMEOUT);
+        assert_eq!(config.lookup_interval, discovery.lookup_interval);
+        assert_eq!(config.slow_lookup_interval, discovery.slow_lookup_interval);
     }
 }

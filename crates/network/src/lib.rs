@@ -28,7 +28,7 @@ mod handle;
 mod network;
 mod rpc_backend;
 
-pub use config::NetworkConfig;
+pub use config::{ConfigError, ConfigErrors, NetworkConfig};
 pub use handle::NetworkHandle;
 pub use network::{Network, NetworkBuilder, NetworkError};
 pub use rpc_backend::RpcBackend;

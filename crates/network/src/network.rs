@@ -8,7 +8,7 @@ use opmesh_gossip::{GossipConfig, GossipDriver, GossipHandle, GossipSetupError, 
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
-use crate::{bridge, NetworkConfig, NetworkHandle};
+use crate::{bridge, config::ConfigErrors, NetworkConfig, NetworkHandle};
 
 /// Why the stack could not start.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +19,9 @@ pub enum NetworkError {
     /// Discovery could not start (UDP port in use, bad bootnode...).
     #[error("discovery: {0}")]
     Discovery(#[from] DiscoverySetupError),
+    /// The configuration is inconsistent (each problem names its flag).
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
     /// The gossip driver stopped before it reported a listen address.
     #[error("gossip driver stopped during startup")]
     GossipStopped,
@@ -28,20 +31,14 @@ pub enum NetworkError {
 #[derive(Debug)]
 pub struct NetworkBuilder {
     config: NetworkConfig,
-    gossip_overrides: Vec<fn(&mut GossipConfig)>,
 }
 
 impl NetworkBuilder {
-    /// Applies `f` to the gossip configuration after it is derived from the network config:
-    /// the escape hatch for settings the network config does not name.
-    pub fn with_gossip(mut self, f: fn(&mut GossipConfig)) -> Self {
-        self.gossip_overrides.push(f);
-        self
-    }
-
-    /// Binds the gossip listener. Nothing runs until [`Network::start`].
+    /// Validates the configuration ([`NetworkConfig::validate`]) and binds the gossip
+    /// listener. Nothing runs until [`Network::start`].
     pub fn build(self) -> Result<Network, NetworkError> {
         let config = self.config;
+        config.validate()?;
         let (signer, signer_rx) = watch::channel(config.unsafe_block_signer);
         let listen = tcp_multiaddr(&config);
         let mut gossip = GossipConfig::new(
@@ -67,9 +64,7 @@ impl NetworkBuilder {
             gossip.agent_version = agent.clone();
         }
         gossip.serve_payload_by_number = config.serve_payload_by_number;
-        for f in &self.gossip_overrides {
-            f(&mut gossip);
-        }
+        gossip.validation = config.validation;
         let (handle, driver, payloads) = GossipDriver::new(gossip)?;
         Ok(Network {
             config,
@@ -111,10 +106,7 @@ impl std::fmt::Debug for Network {
 impl Network {
     /// Starts building a network from `config`.
     pub fn builder(config: NetworkConfig) -> NetworkBuilder {
-        NetworkBuilder {
-            config,
-            gossip_overrides: Vec::new(),
-        }
+        NetworkBuilder { config }
     }
 
     /// Runs gossip and (unless disabled) discovery, wires discovered peers into gossip and

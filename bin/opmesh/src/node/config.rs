@@ -1,8 +1,9 @@
-//! From flags to a [`NetworkConfig`], with every bad value reported against its flag.
+//! From flags to a [`NetworkConfig`], built once, with every bad value reported against its
+//! flag ([`NetworkConfig::validate`] checks the combinations).
 
 use std::path::PathBuf;
 
-use libp2p::{multiaddr::Protocol, Multiaddr};
+use libp2p::Multiaddr;
 use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
 use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, PeerLimits};
 use opmesh_network::NetworkConfig;
@@ -58,28 +59,11 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         .iter()
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
-            let addr: Multiaddr = s
-                .trim()
-                .parse()
-                .map_err(|e| CliError::flag("--p2p.static", format!("{s}: {e}")))?;
-            match addr.iter().last() {
-                Some(Protocol::P2p(_)) => Ok(addr),
-                _ => Err(CliError::flag(
-                    "--p2p.static",
-                    format!("{s}: must end in /p2p/<peer id>"),
-                )),
-            }
+            s.trim()
+                .parse::<Multiaddr>()
+                .map_err(|e| CliError::flag("--p2p.static", format!("{s}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if args.peers_lo > args.peers_hi {
-        return Err(CliError::flag(
-            "--p2p.peers.lo",
-            format!(
-                "{} must not exceed --p2p.peers.hi {}",
-                args.peers_lo, args.peers_hi
-            ),
-        ));
-    }
     let sequencer_key = match (&args.sequencer_key, &args.sequencer_key_path) {
         (Some(k), _) => {
             Some(SequencerKey::from_hex(k).map_err(|e| CliError::flag("--p2p.sequencer.key", e))?)
@@ -96,12 +80,6 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         }
         (None, None) => None,
     };
-    if !(args.mesh_lo <= args.mesh_d && args.mesh_d <= args.mesh_dhi) {
-        return Err(CliError::flag(
-            "--p2p.gossip.mesh.d",
-            "mesh parameters must satisfy lo <= d <= dhi",
-        ));
-    }
     let discovery_table = TableLocation::from_flag(&args.discovery_path);
 
     let mut config = NetworkConfig::new(chain, identity);
@@ -157,6 +135,10 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     config.agent_version = args.useragent.clone().filter(|a| !a.trim().is_empty());
     config.ping = args.ping;
     config.accept_timeout = args.timeout_accept;
+    config.validation = args.gossip_validation;
+    // The combinations (peers.lo <= peers.hi, mesh order, static peer ids): every problem,
+    // each naming its flag.
+    config.validate().map_err(|e| CliError(e.to_string()))?;
     Ok(config)
 }
 

@@ -75,14 +75,12 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         None
     };
 
-    let mut builder = Network::builder(config);
-    if args.gossip_validation == opmesh_gossip::ValidationLevel::None {
+    if config.validation == opmesh_gossip::ValidationLevel::None {
         tracing::warn!(
             "--p2p.gossip.validation none: blocks are decoded, not validated (lab use only)"
         );
-        builder = builder.with_gossip(|g| g.validation = opmesh_gossip::ValidationLevel::None);
     }
-    let network = builder.build().map_err(network_error)?;
+    let network = Network::builder(config).build().map_err(network_error)?;
     let (network, mut payloads) = network.start().await.map_err(network_error)?;
     let mut backend = RpcBackend::new(network.clone());
     if let Some(agent) = agent {
