@@ -25,7 +25,8 @@ pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 use crate::{
     message_id::gossip_message_id, reqresp::ReqRespConfig, scoring::ScoringMode,
-    validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
+    validation::PipelineLimits, validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD,
+    MAX_GOSSIP_SIZE,
 };
 
 /// How much of block validation runs (`--p2p.gossip.validation`, hidden).
@@ -145,8 +146,9 @@ pub struct GossipConfig {
     pub timestamp_threshold: Duration,
     /// Capacity of the validated-payload stream; when full, payloads are counted and dropped.
     pub payload_buffer: usize,
-    /// Messages validated at once; beyond this, new messages are IGNOREd and counted.
-    pub max_pending_validations: usize,
+    /// Validation bounds: messages pending at once (beyond this, new messages are IGNOREd and
+    /// counted), each peer's share of them, worker threads (the machine's cores).
+    pub pipeline: PipelineLimits,
     /// Identify agent version.
     pub agent_version: String,
     /// How long an idle connection is kept.
@@ -198,7 +200,7 @@ impl GossipConfig {
             sequencer_key: None,
             timestamp_threshold: DEFAULT_TIMESTAMP_THRESHOLD,
             payload_buffer: DEFAULT_PAYLOAD_BUFFER,
-            max_pending_validations: 256,
+            pipeline: PipelineLimits::default(),
             agent_version: format!("opmesh/{}", env!("CARGO_PKG_VERSION")),
             idle_connection_timeout: Duration::from_secs(60),
             ping: true,

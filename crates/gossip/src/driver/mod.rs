@@ -10,14 +10,12 @@ mod swarm_events;
 
 use std::{
     collections::HashMap,
-    sync::Arc,
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use futures::StreamExt;
 use libp2p::{
     core::{upgrade, Transport},
-    gossipsub::MessageId,
     noise, tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
 };
 use op_alloy_rpc_types_engine::OpNetworkPayloadEnvelope;
@@ -40,7 +38,7 @@ use crate::{
     events::NetworkEvent,
     handle::{GossipError, GossipHandle},
     peers::GossipStats,
-    validation::{BlockValidator, Invalid, PayloadChecker, SequencerKey, ValidatedBlock},
+    validation::{PayloadChecker, SequencerKey, ValidationPipeline},
     BlockTopics, PayloadVersion,
 };
 
@@ -82,16 +80,6 @@ pub enum GossipSetupError {
     StaticPeer(Multiaddr),
 }
 
-/// The outcome of a validation job run on the blocking pool.
-struct Checked {
-    message_id: MessageId,
-    source: PeerId,
-    received_at: SystemTime,
-    version: PayloadVersion,
-    duration: std::time::Duration,
-    outcome: Result<ValidatedBlock, Invalid>,
-}
-
 /// Owns the libp2p swarm and runs the gossip event loop. Create it with
 /// [`GossipDriver::new`], then `tokio::spawn(driver.run())` (or both at once with
 /// [`crate::spawn`]).
@@ -100,17 +88,12 @@ pub struct GossipDriver {
     chain_id: u64,
     forks: ForkSchedule,
     topics: BlockTopics,
-    validator: BlockValidator,
-    checker: Arc<PayloadChecker>,
+    pipeline: ValidationPipeline<Vec<u8>>,
     sequencer_key: Option<SequencerKey>,
     commands: mpsc::Receiver<Command>,
-    checked_tx: mpsc::UnboundedSender<Checked>,
-    checked_rx: mpsc::UnboundedReceiver<Checked>,
     payloads: mpsc::Sender<ReceivedPayload>,
     events: broadcast::Sender<NetworkEvent>,
     candidates: Option<mpsc::Receiver<DialCandidate>>,
-    pending_validations: usize,
-    max_pending_validations: usize,
     manager: PeerManager,
     store: Option<StoreWriter>,
     stats: GossipStats,
@@ -216,7 +199,6 @@ impl GossipDriver {
             .with_timestamp_threshold(config.timestamp_threshold)
             .with_level(config.validation);
         let (commands_tx, commands) = mpsc::channel(1024);
-        let (checked_tx, checked_rx) = mpsc::unbounded_channel();
         let (payloads, payload_rx) = mpsc::channel(config.payload_buffer.max(1));
         let (events, _) = broadcast::channel(1024);
         let (listen_addrs, listen_rx) = watch::channel(Vec::new());
@@ -237,17 +219,12 @@ impl GossipDriver {
             chain_id,
             forks,
             topics,
-            validator: BlockValidator::from_checker(checker.clone()),
-            checker: Arc::new(checker),
+            pipeline: ValidationPipeline::for_checker(config.pipeline, checker),
             sequencer_key: config.sequencer_key,
             commands,
-            checked_tx,
-            checked_rx,
             payloads,
             events,
             candidates: None,
-            pending_validations: 0,
-            max_pending_validations: config.max_pending_validations.max(1),
             manager,
             store,
             stats: GossipStats::default(),
@@ -273,7 +250,7 @@ impl GossipDriver {
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
-                Some(checked) = self.checked_rx.recv() => self.on_checked(checked),
+                checked = self.pipeline.next() => self.on_checked(checked),
                 command = self.commands.recv() => match command {
                     Some(Command::Shutdown { done }) => {
                         self.persist(true).await;

@@ -1,9 +1,6 @@
 //! Swarm and gossipsub events, and the results of validation jobs.
 
-use std::{
-    sync::Arc,
-    time::{Instant, SystemTime},
-};
+use std::time::SystemTime;
 
 use libp2p::{
     core::ConnectedPoint,
@@ -16,12 +13,16 @@ use opmesh_metrics::{self as metrics, GossipEventType};
 use opmesh_peers::{Denial, DialFailure, Direction, GaterEvent, Identified, Now};
 use tracing::{debug, info, trace};
 
-use super::{unix_seconds, Checked, GossipDriver, ReceivedPayload};
+use super::{GossipDriver, ReceivedPayload};
 use crate::{
     behaviour::BehaviourEvent,
     events::NetworkEvent,
     handle::{DialReason, GossipError},
-    validation::{acceptance, Reason, Verdict},
+    validation::{
+        acceptance,
+        pipeline::{Checked, Job, Outcome},
+        Reason, Verdict,
+    },
 };
 
 impl GossipDriver {
@@ -178,31 +179,19 @@ impl GossipDriver {
                     );
                     return;
                 };
-                if self.pending_validations >= self.max_pending_validations {
+                let job = Job {
+                    message_id: message_id.clone(),
+                    source: propagation_source,
+                    version,
+                    received_at: SystemTime::now(),
+                    input: message.data,
+                };
+                if let Err(throttled) = self.pipeline.submit(job) {
                     self.stats.throttled += 1;
                     metrics::record_gossip_event(GossipEventType::Throttled);
+                    trace!(%propagation_source, %throttled, "message throttled");
                     self.report(&message_id, &propagation_source, Verdict::Ignore, None);
-                    return;
                 }
-                self.pending_validations += 1;
-                let checker = Arc::clone(&self.checker);
-                let results = self.checked_tx.clone();
-                let received_at = SystemTime::now();
-                let now = unix_seconds(received_at);
-                tokio::task::spawn_blocking(move || {
-                    let started = Instant::now();
-                    let outcome = checker.check(version, &message.data, now);
-                    let duration = started.elapsed();
-                    // The receiver lives as long as the driver; a send error means shutdown.
-                    let _ = results.send(Checked {
-                        message_id,
-                        source: propagation_source,
-                        received_at,
-                        version,
-                        duration,
-                        outcome,
-                    });
-                });
             }
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 metrics::record_gossip_event(GossipEventType::Subscribed);
@@ -228,7 +217,6 @@ impl GossipDriver {
     }
 
     pub(super) fn on_checked(&mut self, checked: Checked) {
-        self.pending_validations = self.pending_validations.saturating_sub(1);
         let Checked {
             message_id,
             source,
@@ -237,8 +225,8 @@ impl GossipDriver {
             duration,
             outcome,
         } = checked;
-        match outcome.and_then(|block| self.validator.record(block)) {
-            Ok(block) => {
+        match outcome {
+            Outcome::Valid(block) => {
                 self.report(&message_id, &source, Verdict::Accept, None);
                 metrics::record_validation(version, metrics::Validation::Accept, duration);
                 metrics::record_block_delay(received_at, block.timestamp());
@@ -256,7 +244,7 @@ impl GossipDriver {
                     metrics::record_gossip_event(GossipEventType::PayloadDropped);
                 }
             }
-            Err(invalid) => {
+            Outcome::Invalid(invalid) => {
                 let verdict = invalid.verdict();
                 let outcome = match verdict {
                     Verdict::Ignore => metrics::Validation::Ignore(invalid.reason.label()),
@@ -266,6 +254,8 @@ impl GossipDriver {
                 debug!(reason = %invalid.reason, %verdict, from = %source, block = ?invalid.block, "block not accepted");
                 self.report(&message_id, &source, verdict, Some(invalid.reason));
             }
+            // Logged by the worker; not relayed, and the slot is already free.
+            Outcome::Panicked => self.report(&message_id, &source, Verdict::Reject, None),
         }
     }
 

@@ -7,6 +7,7 @@
 
 mod block_hash;
 mod checker;
+pub mod pipeline;
 mod reason;
 mod seen;
 mod signature;
@@ -20,6 +21,7 @@ pub use checker::{
     decode_payload, PayloadChecker, ValidatedBlock, DEFAULT_TIMESTAMP_THRESHOLD, MAX_EXTRA_DATA,
     MAX_FUTURE_DRIFT_SECS,
 };
+pub use pipeline::{PipelineLimits, ValidationPipeline};
 pub use reason::{acceptance, BlockRef, Invalid, Reason, Verdict};
 pub use seen::{SeenBlocks, MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS};
 pub use signature::{
