@@ -40,6 +40,88 @@ pub fn decompress(data: &[u8]) -> Result<Vec<u8>, SnappyError> {
     Ok(out)
 }
 
+/// Last byte of a frame whose body is the decoded message.
+const FRAME_DECODED: u8 = 1;
+/// Last byte of a frame whose body is the raw message: unreadable length header.
+const FRAME_BAD_HEADER: u8 = 2;
+/// Last byte of a frame whose body is the raw message: corrupt body.
+const FRAME_BAD_BODY: u8 = 3;
+/// Last byte of a frame whose body is the raw message: declared length over the limit.
+const FRAME_TOO_LARGE: u8 = 4;
+
+/// A received message as the gossip transform hands it to the node, read back.
+///
+/// The transform decodes each message once, as it arrives; the message id and the validator
+/// both read that one result ([`decode_frame`] / [`read_frame`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// The message was valid snappy within the size bound: its decoded bytes.
+    Decoded(&'a [u8]),
+    /// It was not: the bytes as they came off the wire, and why they did not decode.
+    Undecodable {
+        /// The message as received.
+        raw: &'a [u8],
+        /// Why it did not decode.
+        error: SnappyError,
+    },
+}
+
+/// Decodes a wire message once into a frame: the decoded bytes, or the raw bytes when they are
+/// not snappy within [`MAX_GOSSIP_SIZE`], followed by one status byte.
+///
+/// The decoded length is bounded before anything is allocated; only undecodable junk is
+/// copied as it is.
+pub fn decode_frame(wire: &[u8]) -> Vec<u8> {
+    let undecodable = |status: u8| {
+        let mut frame = Vec::with_capacity(wire.len() + 1);
+        frame.extend_from_slice(wire);
+        frame.push(status);
+        frame
+    };
+    let Ok(len) = snap::raw::decompress_len(wire) else {
+        return undecodable(FRAME_BAD_HEADER);
+    };
+    if len > MAX_GOSSIP_SIZE {
+        return undecodable(FRAME_TOO_LARGE);
+    }
+    let mut frame = vec![0u8; len + 1];
+    match snap::raw::Decoder::new().decompress(wire, &mut frame[..len]) {
+        Ok(written) if written == len => {
+            frame[len] = FRAME_DECODED;
+            frame
+        }
+        _ => undecodable(FRAME_BAD_BODY),
+    }
+}
+
+/// Reads a frame made by [`decode_frame`]. Bytes that are not a frame (empty) read as a
+/// message with an unreadable header.
+pub fn read_frame(frame: &[u8]) -> Frame<'_> {
+    let Some((&status, body)) = frame.split_last() else {
+        return Frame::Undecodable {
+            raw: frame,
+            error: SnappyError::BadHeader,
+        };
+    };
+    let error = match status {
+        FRAME_DECODED => return Frame::Decoded(body),
+        FRAME_TOO_LARGE => {
+            SnappyError::TooLarge(snap::raw::decompress_len(body).unwrap_or(usize::MAX))
+        }
+        FRAME_BAD_BODY => SnappyError::BadBody,
+        _ => SnappyError::BadHeader,
+    };
+    Frame::Undecodable { raw: body, error }
+}
+
+/// The wire form of a frame: decoded bytes are compressed again, raw ones sent as they are.
+pub fn frame_to_wire(frame: &[u8]) -> Vec<u8> {
+    match read_frame(frame) {
+        Frame::Decoded(decoded) => compress(decoded),
+        Frame::Undecodable { raw, .. } => raw.to_vec(),
+    }
+}
+
 /// Compresses bytes with raw snappy, as every block message is sent.
 pub fn compress(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; snap::raw::max_compress_len(data.len())];
@@ -82,6 +164,31 @@ mod tests {
             decompress(&header),
             Err(SnappyError::TooLarge(MAX_GOSSIP_SIZE + 1))
         );
+    }
+
+    #[test]
+    fn frames_carry_the_decoded_bytes_or_the_raw_ones_with_the_reason() {
+        let data: Vec<u8> = (0..5_000u32).map(|i| (i % 7) as u8).collect();
+        let wire = compress(&data);
+        let frame = decode_frame(&wire);
+        assert_eq!(read_frame(&frame), Frame::Decoded(&data));
+        assert_eq!(frame_to_wire(&frame), wire);
+        for junk in [
+            vec![0x80],
+            vec![0x05, 0x04, 0x01, 0x02],
+            vec![0xff, 0xff, 0xff, 0xff, 0x0f],
+            Vec::new(),
+        ] {
+            let frame = decode_frame(&junk);
+            assert_eq!(
+                read_frame(&frame),
+                Frame::Undecodable {
+                    raw: &junk,
+                    error: decompress(&junk).expect_err("junk")
+                }
+            );
+            assert_eq!(frame_to_wire(&frame), junk);
+        }
     }
 
     #[test]

@@ -15,12 +15,13 @@ use tokio::sync::watch;
 
 use super::{
     block_hash::compute_block_hash,
+    overlap::{both, spare_core, InFlight, MIN_OVERLAP_BYTES},
     reason::{BlockRef, Invalid, Reason},
     signature::{recover_signer, SIGNATURE_LEN},
 };
 use crate::{
     config::ValidationLevel,
-    encoding::{decompress, SnappyError, MIN_GOSSIP_SIZE},
+    encoding::{decompress, read_frame, Frame, SnappyError, MIN_GOSSIP_SIZE},
     PayloadVersion,
 };
 
@@ -114,12 +115,31 @@ impl PayloadChecker {
         now: u64,
     ) -> Result<ValidatedBlock, Invalid> {
         // 1. Size bound, then snappy.
-        let decoded = decompress(data).map_err(|e| {
-            Invalid::undecoded(match e {
-                SnappyError::TooLarge(_) => Reason::Oversized,
-                SnappyError::BadHeader | SnappyError::BadBody => Reason::BadSnappy,
-            })
-        })?;
+        let decoded = decompress(data).map_err(snappy_invalid)?;
+        self.check_decoded(version, &decoded, now)
+    }
+
+    /// [`Self::check`] on a message the gossip transform already decoded into a frame
+    /// ([`crate::encoding::decode_frame`]): the same verdicts, without decompressing again.
+    pub fn check_frame(
+        &self,
+        version: PayloadVersion,
+        frame: &[u8],
+        now: u64,
+    ) -> Result<ValidatedBlock, Invalid> {
+        match read_frame(frame) {
+            Frame::Decoded(decoded) => self.check_decoded(version, decoded, now),
+            Frame::Undecodable { error, .. } => Err(snappy_invalid(error)),
+        }
+    }
+
+    /// The checks after snappy, on the decoded message.
+    fn check_decoded(
+        &self,
+        version: PayloadVersion,
+        decoded: &[u8],
+        now: u64,
+    ) -> Result<ValidatedBlock, Invalid> {
         // 2. Length.
         if decoded.len() < MIN_GOSSIP_SIZE {
             return Err(Invalid::undecoded(Reason::TooShort));
@@ -132,8 +152,16 @@ impl PayloadChecker {
             return decode_only(version, signature, signed);
         }
 
-        // 3. Signature over the exact signed bytes, 4. signer.
-        let payload_hash = PayloadHash(keccak256(signed));
+        // 3. Signature over the exact signed bytes, 4. signer. A large block's payload hash
+        // runs beside steps 5 and 7 when a core is free (see `overlap`); the verdict is the
+        // same either way.
+        let _in_flight = InFlight::enter();
+        let (payload_hash, mut ahead) = if signed.len() >= MIN_OVERLAP_BYTES && spare_core() {
+            let (hash, ahead) = both(|| keccak256(signed), || Ahead::compute(version, signed));
+            (PayloadHash(hash), Some(ahead))
+        } else {
+            (PayloadHash(keccak256(signed)), None)
+        };
         let signing_hash = payload_hash.signature_message(self.chain.chain_id);
         let recovered = recover_signer(signature, &signing_hash)
             .ok_or(Invalid::undecoded(Reason::BadSignature))?;
@@ -149,8 +177,12 @@ impl PayloadChecker {
         }
 
         // 5. SSZ decode with the topic's version.
+        let decoded = match ahead.as_mut() {
+            Some(ahead) => ahead.decoded.take(),
+            None => decode_payload(version, signed),
+        };
         let (parent_beacon_block_root, payload) =
-            decode_payload(version, signed).ok_or(Invalid::undecoded(Reason::BadSsz))?;
+            decoded.ok_or(Invalid::undecoded(Reason::BadSsz))?;
         let block = BlockRef {
             number: payload.block_number(),
             hash: payload.block_hash(),
@@ -170,7 +202,11 @@ impl PayloadChecker {
         }
 
         // 7. Block hash.
-        let computed = compute_block_hash(&payload, parent_beacon_block_root).map_err(|e| {
+        let computed = match ahead.and_then(|ahead| ahead.block_hash) {
+            Some(computed) => computed,
+            None => compute_block_hash(&payload, parent_beacon_block_root),
+        };
+        let computed = computed.map_err(|e| {
             invalid(match e {
                 PayloadError::BaseFee(_) => Reason::BaseFeeOverflow,
                 _ => Reason::BadSsz,
@@ -208,6 +244,35 @@ impl PayloadChecker {
             version,
         })
     }
+}
+
+/// Steps 5 and 7 computed ahead, beside the payload hash.
+struct Ahead {
+    /// The SSZ decode (step 5), taken by the check.
+    decoded: Option<(Option<B256>, OpExecutionPayload)>,
+    /// The recomputed block hash (step 7), if the payload decoded.
+    block_hash: Option<Result<B256, PayloadError>>,
+}
+
+impl Ahead {
+    fn compute(version: PayloadVersion, signed: &[u8]) -> Self {
+        let decoded = decode_payload(version, signed);
+        let block_hash = decoded
+            .as_ref()
+            .map(|(root, payload)| compute_block_hash(payload, *root));
+        Self {
+            decoded,
+            block_hash,
+        }
+    }
+}
+
+/// The verdict on a message that is not snappy within the size bound.
+fn snappy_invalid(error: SnappyError) -> Invalid {
+    Invalid::undecoded(match error {
+        SnappyError::TooLarge(_) => Reason::Oversized,
+        SnappyError::BadHeader | SnappyError::BadBody => Reason::BadSnappy,
+    })
 }
 
 /// [`ValidationLevel::None`]: the SSZ payload as it is, no check, no payload hash.

@@ -7,10 +7,13 @@
 
 mod block_hash;
 mod checker;
+pub mod keccak_lanes;
+mod overlap;
 pub mod pipeline;
 mod reason;
 mod seen;
 mod signature;
+mod tx_root;
 
 use alloy_primitives::Address;
 use opmesh_primitives::ChainConfig;
@@ -28,6 +31,7 @@ pub use signature::{
     address_of, recover_signer, signature_bytes, signing_hash, SequencerKey, SequencerKeyError,
     SIGNATURE_LEN,
 };
+pub use tx_root::transactions_root;
 
 use crate::PayloadVersion;
 
