@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use libp2p::{
     connection_limits::{self, ConnectionLimits},
-    gossipsub::{self, IdentityTransform, MessageAuthenticity, WhitelistSubscriptionFilter},
+    gossipsub::{self, MessageAuthenticity, WhitelistSubscriptionFilter},
     identify, ping,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
@@ -15,11 +15,13 @@ use crate::{
     config::{gossipsub_config, GossipConfig},
     reqresp::{PayloadServer, ReqRespSetupError},
     scoring::{light_peer_score_params, peer_score_thresholds, ScoringMode},
+    transform::SnappyTransform,
     BlockTopics,
 };
 
-/// The gossipsub behaviour with a filter that admits only our four block topics.
-pub type BlockGossipsub = gossipsub::Behaviour<IdentityTransform, WhitelistSubscriptionFilter>;
+/// The gossipsub behaviour with a filter that admits only our four block topics and the
+/// transform that snappy-decodes each received message once ([`SnappyTransform`]).
+pub type BlockGossipsub = gossipsub::Behaviour<SnappyTransform, WhitelistSubscriptionFilter>;
 
 /// The gater, connection limits, identify, ping, gossipsub and the `payload_by_number`
 /// server. The gater comes first so it decides before the limits count a connection.
@@ -66,10 +68,11 @@ impl Behaviour {
                 .collect::<HashSet<_>>(),
         );
         let gossip_config = gossipsub_config(&config.mesh).map_err(BehaviourError::Gossipsub)?;
-        let mut gossipsub = BlockGossipsub::new_with_subscription_filter(
+        let mut gossipsub = BlockGossipsub::new_with_subscription_filter_and_transform(
             MessageAuthenticity::Anonymous,
             gossip_config,
             filter,
+            SnappyTransform,
         )
         .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
         if config.scoring == ScoringMode::Light {

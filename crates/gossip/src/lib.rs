@@ -1,8 +1,9 @@
 //! OP Stack block gossip for opmesh.
 //!
 //! - [`topic`]: the four block topics `/optimism/<chain-id>/<0..3>/blocks`;
-//! - [`encoding`] and [`message_id`]: raw snappy with a bounded decoded size, and op-node's
-//!   topic-bound message id;
+//! - [`encoding`], [`message_id`] and [`transform`]: raw snappy with a bounded decoded size,
+//!   op-node's topic-bound message id, and the gossipsub transform that decodes each received
+//!   message once for both;
 //! - [`validation`]: the signed-payload validator, cheapest checks first;
 //! - [`builder`]: valid and invalid block messages for tests, benchmarks and the devnet;
 //! - [`reqresp`]: the server side of op-node's `payload_by_number` req/resp protocol;
@@ -24,6 +25,7 @@ mod peers;
 pub mod reqresp;
 pub mod scoring;
 pub mod topic;
+pub mod transform;
 pub mod validation;
 
 pub use bandwidth::BandwidthCounters;

@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 
 use super::GossipDriver;
 use crate::{
+    encoding::decode_frame,
     envelope::{check_version, EncodedBlock},
     handle::{DialReason, GossipError, Published},
     peers::{GossipStats, PeerInfo},
@@ -137,7 +138,9 @@ impl GossipDriver {
                     .swarm
                     .behaviour_mut()
                     .gossipsub
-                    .publish(topic, data)
+                    // Gossipsub takes frames (see `transform`); undecodable bytes go out as
+                    // they are, snappy is sent re-encoded.
+                    .publish(topic, decode_frame(&data))
                     .map(|_| {
                         opmesh_metrics::record_gossip_event(
                             opmesh_metrics::GossipEventType::Published,
@@ -255,7 +258,8 @@ impl GossipDriver {
         self.swarm
             .behaviour_mut()
             .gossipsub
-            .publish(topic, block.message)
+            // The message id is computed on the frame, the transform compresses it again.
+            .publish(topic, decode_frame(&block.message))
             .map_err(|e| GossipError::Publish(e.to_string()))?;
         self.stats.published += 1;
         opmesh_metrics::record_published();

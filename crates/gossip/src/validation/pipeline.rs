@@ -132,10 +132,12 @@ impl<I> std::fmt::Debug for ValidationPipeline<I> {
 }
 
 impl ValidationPipeline<Vec<u8>> {
-    /// A pipeline running `checker` on raw gossip bytes.
+    /// A pipeline running `checker` on received messages as the gossip transform hands them
+    /// on: frames already snappy-decoded once for the message id and the checks
+    /// ([`crate::transform::SnappyTransform`]).
     pub fn for_checker(limits: PipelineLimits, checker: PayloadChecker) -> Self {
-        Self::new(limits, move |version, data: &Vec<u8>, now| {
-            checker.check(version, data, now)
+        Self::new(limits, move |version, frame: &Vec<u8>, now| {
+            checker.check_frame(version, frame, now)
         })
     }
 }
