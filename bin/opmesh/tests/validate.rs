@@ -17,6 +17,10 @@ fn fixtures() -> Value {
 }
 
 fn run(args: &[&str], stdin: &str) -> Output {
+    run_bytes(args, stdin.as_bytes())
+}
+
+fn run_bytes(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_opmesh"))
         .arg("validate")
         .args(args)
@@ -29,7 +33,7 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stdin
         .take()
         .unwrap()
-        .write_all(stdin.as_bytes())
+        .write_all(stdin)
         .unwrap();
     child.wait_with_output().unwrap()
 }
@@ -121,6 +125,40 @@ fn malformed_lines_are_rejected_and_processing_continues() {
             pair("accept", None),
             pair("reject", Some("unknown_topic")),
             pair("reject", Some("bad_snappy")),
+        ]
+    );
+}
+
+#[test]
+fn crlf_odd_hex_and_non_utf8_lines_are_handled_line_by_line() {
+    let (good, timestamp) = line("v2_chain10");
+    let mut input = good.trim_end().as_bytes().to_vec();
+    input.extend_from_slice(b"\r\n/optimism/10/1/blocks 0xabc\n\xff\xfe 00\n");
+    input.extend_from_slice(good.as_bytes());
+    let now = timestamp.to_string();
+    let out = run_bytes(
+        &[
+            "--l2.chain-id",
+            "10",
+            "--p2p.unsafe.block.signer",
+            SIGNER,
+            "--now",
+            &now,
+        ],
+        &input,
+    );
+    let got: Vec<_> = verdicts(&out)
+        .iter()
+        .map(|v| (v["verdict"].clone(), v["reason"].clone()))
+        .collect();
+    let pair = |v: &str, r: Option<&str>| (Value::from(v), r.map_or(Value::Null, Value::from));
+    assert_eq!(
+        got,
+        vec![
+            pair("accept", None),
+            pair("reject", Some("malformed_input")),
+            pair("reject", Some("malformed_input")),
+            pair("ignore", Some("already_seen")),
         ]
     );
 }
