@@ -13,7 +13,11 @@
 //! - `floor/*`: the reference pieces junk is compared with: one signer recovery, one keccak256
 //!   of the decoded 1000-tx message, and (for context) the snappy decompression of it.
 //! - `parts/*`: the remaining steps of a valid 1000-tx check: SSZ decoding and recomputing the
-//!   block hash (ordered trie over the raw transactions, header RLP, keccak).
+//!   block hash (ordered trie over the raw transactions, header RLP, keccak), and within it the
+//!   transactions root (ours with four-lane leaf hashing, alloy's for comparison, and the leaf
+//!   encoding alone).
+//! - `floor/keccak_{lanes,scalar}_trie_leaves_1000tx`: hashing the trie's 1000 leaf nodes and
+//!   nothing else, with the four-lane keccak and one by one: the keccak floor of the root.
 //!
 //! Run with `cargo bench -p opmesh-gossip --bench validator`; results and the goals they are
 //! checked against are in `docs/benchmarks.md`.
@@ -23,14 +27,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_primitives::{keccak256, Address};
+use alloy_primitives::{keccak256, Address, B256};
+use alloy_trie::root::ordered_trie_root_encoded;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind, PayloadBuilder},
     encoding::decompress,
     validation::{
-        compute_block_hash, decode_payload, recover_signer, signing_hash, SequencerKey,
-        SIGNATURE_LEN,
+        compute_block_hash, decode_payload, keccak_lanes::keccak256_many, recover_signer,
+        signing_hash, transactions_root, SequencerKey, TrieLeaves, SIGNATURE_LEN,
     },
     BlockValidator, PayloadChecker, PayloadVersion, Reason,
 };
@@ -283,6 +288,38 @@ fn floor(c: &mut Criterion) {
     });
     group.bench_function("block_hash_1000tx", |b| {
         b.iter(|| compute_block_hash(black_box(&payload), root))
+    });
+    // The block hash's steps: the transactions root (leaf encoding, leaf hashes, branches),
+    // and alloy's own transactions root for comparison.
+    let txs = &payload.as_v1().transactions;
+    assert_eq!(transactions_root(txs), ordered_trie_root_encoded(txs));
+    group.bench_function("transactions_root_1000tx", |b| {
+        b.iter(|| transactions_root(black_box(txs)))
+    });
+    group.bench_function("transactions_root_alloy_1000tx", |b| {
+        b.iter(|| ordered_trie_root_encoded(black_box(txs)))
+    });
+    group.bench_function("trie_leaves_encode_1000tx", |b| {
+        b.iter(|| TrieLeaves::encode(black_box(txs)))
+    });
+    group.finish();
+
+    // The keccak floor of the trie: hashing its 1000 leaf nodes and nothing else, with the
+    // lanes the root uses and one by one with the scalar keccak.
+    let leaves = TrieLeaves::encode(txs).expect("1000-tx leaves are hashed");
+    let nodes = leaves.nodes();
+    let mut hashes = vec![B256::ZERO; nodes.len()];
+    let mut group = c.benchmark_group("floor");
+    group.throughput(Throughput::Bytes(nodes.iter().map(|n| n.len() as u64).sum()));
+    group.bench_function("keccak_lanes_trie_leaves_1000tx", |b| {
+        b.iter(|| keccak256_many(black_box(&nodes), &mut hashes))
+    });
+    group.bench_function("keccak_scalar_trie_leaves_1000tx", |b| {
+        b.iter(|| {
+            for node in &nodes {
+                black_box(keccak256(node));
+            }
+        })
     });
     group.finish();
 }

@@ -31,7 +31,7 @@ pub use signature::{
     address_of, recover_signer, signature_bytes, signing_hash, SequencerKey, SequencerKeyError,
     SIGNATURE_LEN,
 };
-pub use tx_root::transactions_root;
+pub use tx_root::{transactions_root, TrieLeaves};
 
 use crate::PayloadVersion;
 

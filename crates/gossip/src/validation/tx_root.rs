@@ -32,43 +32,87 @@ const MIN_HASHED_NODE: usize = 32;
 
 /// The transactions root of `transactions`, equal to alloy's `ordered_trie_root_encoded`.
 pub fn transactions_root(transactions: &[Bytes]) -> B256 {
-    let n = transactions.len();
-    if n < MIN_LEAVES || !lanes_available() {
+    if transactions.len() < MIN_LEAVES || !lanes_available() {
         return ordered_trie_root_encoded(transactions);
     }
-    // Keys in the order the builder takes them (ascending): position `i` holds the
-    // transaction at `adjust_index_for_rlp(i, n)`.
-    let keys: Vec<Nibbles> = (0..n)
-        .map(|i| Nibbles::unpack(alloy_rlp::encode_fixed_size(&adjust_index_for_rlp(i, n))))
-        .collect();
-    let total: usize = transactions.iter().map(|tx| tx.len() + 16).sum();
-    let mut nodes = Vec::with_capacity(total);
-    let mut spans: Vec<Range<usize>> = Vec::with_capacity(n);
-    let mut depths = Vec::with_capacity(n);
-    for (i, key) in keys.iter().enumerate() {
-        let before = i
-            .checked_sub(1)
-            .map_or(0, |p| keys[p].common_prefix_length(key));
-        let after = keys.get(i + 1).map_or(0, |k| k.common_prefix_length(key));
-        let depth = before.max(after) + 1;
-        let start = nodes.len();
-        let rest = key.slice(depth..);
-        LeafNodeRef::new(&rest, &transactions[adjust_index_for_rlp(i, n)]).encode(&mut nodes);
-        if nodes.len() - start < MIN_HASHED_NODE {
-            return ordered_trie_root_encoded(transactions);
-        }
-        spans.push(start..nodes.len());
-        depths.push(depth);
-    }
-    let leaves: Vec<&[u8]> = spans.into_iter().map(|span| &nodes[span]).collect();
-    let mut hashes = vec![B256::ZERO; n];
-    keccak256_many(&leaves, &mut hashes);
+    let Some(leaves) = TrieLeaves::encode(transactions) else {
+        return ordered_trie_root_encoded(transactions);
+    };
+    let nodes = leaves.nodes();
+    let mut hashes = vec![B256::ZERO; nodes.len()];
+    keccak256_many(&nodes, &mut hashes);
+    leaves.root(hashes)
+}
 
-    let mut builder = HashBuilder::default();
-    for ((key, depth), hash) in keys.iter().zip(depths).zip(hashes) {
-        builder.add_branch(key.slice(..depth), hash, false);
+/// The leaf nodes of a transactions trie, encoded in key order, ready to be hashed.
+#[derive(Debug, Clone)]
+pub struct TrieLeaves {
+    /// Each leaf's full key, ascending.
+    keys: Vec<Nibbles>,
+    /// How many nibbles of its key lead to each leaf.
+    depths: Vec<usize>,
+    /// All leaf nodes, RLP-encoded back to back.
+    nodes: Vec<u8>,
+    /// Each leaf's node within `nodes`.
+    spans: Vec<Range<usize>>,
+}
+
+impl TrieLeaves {
+    /// Encodes the leaf nodes of `transactions`' trie. `None` for fewer than two transactions
+    /// or when a leaf node is short enough to be inlined in its parent rather than hashed.
+    pub fn encode(transactions: &[Bytes]) -> Option<Self> {
+        let n = transactions.len();
+        if n < 2 {
+            return None;
+        }
+        // Keys in the order the builder takes them (ascending): position `i` holds the
+        // transaction at `adjust_index_for_rlp(i, n)`.
+        let keys: Vec<Nibbles> = (0..n)
+            .map(|i| Nibbles::unpack(alloy_rlp::encode_fixed_size(&adjust_index_for_rlp(i, n))))
+            .collect();
+        let total: usize = transactions.iter().map(|tx| tx.len() + 16).sum();
+        let mut nodes = Vec::with_capacity(total);
+        let mut spans = Vec::with_capacity(n);
+        let mut depths = Vec::with_capacity(n);
+        for (i, key) in keys.iter().enumerate() {
+            let before = i
+                .checked_sub(1)
+                .map_or(0, |p| keys[p].common_prefix_length(key));
+            let after = keys.get(i + 1).map_or(0, |k| k.common_prefix_length(key));
+            let depth = before.max(after) + 1;
+            let start = nodes.len();
+            let rest = key.slice(depth..);
+            LeafNodeRef::new(&rest, &transactions[adjust_index_for_rlp(i, n)]).encode(&mut nodes);
+            if nodes.len() - start < MIN_HASHED_NODE {
+                return None;
+            }
+            spans.push(start..nodes.len());
+            depths.push(depth);
+        }
+        Some(Self {
+            keys,
+            depths,
+            nodes,
+            spans,
+        })
     }
-    builder.root()
+
+    /// The encoded leaf nodes, in key order.
+    pub fn nodes(&self) -> Vec<&[u8]> {
+        self.spans
+            .iter()
+            .map(|span| &self.nodes[span.clone()])
+            .collect()
+    }
+
+    /// The trie root, given the Keccak-256 of each of [`Self::nodes`] in the same order.
+    pub fn root(&self, hashes: impl IntoIterator<Item = B256>) -> B256 {
+        let mut builder = HashBuilder::default();
+        for ((key, depth), hash) in self.keys.iter().zip(&self.depths).zip(hashes) {
+            builder.add_branch(key.slice(..*depth), hash, false);
+        }
+        builder.root()
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +156,17 @@ mod tests {
         lengths[6] = 0;
         let txs = transactions(&lengths, 3);
         assert_eq!(transactions_root(&txs), ordered_trie_root_encoded(&txs));
+    }
+
+    #[test]
+    fn leaves_hashed_one_by_one_give_the_same_root() {
+        // The trie structure without the lanes, so it is checked on any CPU.
+        for n in [2, 3, 130, 300] {
+            let txs = transactions(&vec![90; n], 9);
+            let leaves = TrieLeaves::encode(&txs).expect("hashed leaves");
+            let hashes = leaves.nodes().into_iter().map(alloy_primitives::keccak256);
+            assert_eq!(leaves.root(hashes), ordered_trie_root_encoded(&txs), "{n}");
+        }
     }
 
     proptest! {
