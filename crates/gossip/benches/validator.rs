@@ -310,7 +310,9 @@ fn floor(c: &mut Criterion) {
     let nodes = leaves.nodes();
     let mut hashes = vec![B256::ZERO; nodes.len()];
     let mut group = c.benchmark_group("floor");
-    group.throughput(Throughput::Bytes(nodes.iter().map(|n| n.len() as u64).sum()));
+    group.throughput(Throughput::Bytes(
+        nodes.iter().map(|n| n.len() as u64).sum(),
+    ));
     group.bench_function("keccak_lanes_trie_leaves_1000tx", |b| {
         b.iter(|| keccak256_many(black_box(&nodes), &mut hashes))
     });
