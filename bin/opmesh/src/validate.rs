@@ -8,8 +8,8 @@ use std::{
 use alloy_primitives::{hex, Address};
 use clap::Args;
 use opmesh_gossip::{
-    message_id::compute_message_id, parse_block_topic, unix_seconds, validation::PayloadChecker,
-    BlockValidator,
+    encoding::decode_frame, message_id::frame_message_id, parse_block_topic, unix_seconds,
+    validation::PayloadChecker, BlockValidator,
 };
 use opmesh_primitives::parse_go_duration;
 use serde::Serialize;
@@ -118,11 +118,12 @@ fn validate_line(
     if hex::decode_to_slice(hex_data, data).is_err() {
         return Verdict::malformed();
     }
-    let data = data.as_slice();
     let Some((topic_chain, version)) = parse_block_topic(topic) else {
         return Verdict::malformed();
     };
-    let message_id = Some(hex::encode(compute_message_id(topic, &data)));
+    // One snappy decode for both the message id and the checks, as the node's gossip does.
+    let frame = decode_frame(data);
+    let message_id = Some(hex::encode(frame_message_id(topic, &frame)));
     if topic_chain != chain_id {
         return Verdict {
             verdict: "reject",
@@ -132,7 +133,7 @@ fn validate_line(
             message_id,
         };
     }
-    match validator.validate(version, data, now) {
+    match validator.validate_frame(version, &frame, now) {
         Ok(block) => {
             let block = block.block_ref();
             Verdict {

@@ -74,6 +74,18 @@ impl BlockValidator {
         self.record(block)
     }
 
+    /// [`Self::validate`] on a message already decoded into a frame
+    /// ([`crate::encoding::decode_frame`]), as the gossip transform hands it on.
+    pub fn validate_frame(
+        &mut self,
+        version: PayloadVersion,
+        frame: &[u8],
+        now: u64,
+    ) -> Result<ValidatedBlock, Invalid> {
+        let block = self.checker.check_frame(version, frame, now)?;
+        self.record(block)
+    }
+
     /// Applies the per-height limit and duplicate check to a block that passed the stateless
     /// checks, and records it.
     pub fn record(&mut self, block: ValidatedBlock) -> Result<ValidatedBlock, Invalid> {
