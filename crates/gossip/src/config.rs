@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use alloy_primitives::Address;
 use libp2p::{
     gossipsub::{self, ValidationMode},
     identity::Keypair,
     Multiaddr,
 };
 use opmesh_primitives::ChainConfig;
-use tokio::sync::watch;
 
 use std::path::PathBuf;
 
@@ -25,7 +23,8 @@ pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 use crate::{
     message_id::gossip_message_id, reqresp::ReqRespConfig, scoring::ScoringMode,
-    validation::PipelineLimits, validation::SequencerKey, validation::DEFAULT_TIMESTAMP_THRESHOLD,
+    validation::PipelineLimits, validation::SequencerKey, validation::Signers,
+    validation::DEFAULT_TIMESTAMP_THRESHOLD,
     MAX_GOSSIP_SIZE,
 };
 
@@ -138,8 +137,9 @@ pub struct GossipConfig {
     pub mesh: MeshParams,
     /// Peer scoring mode.
     pub scoring: ScoringMode,
-    /// The unsafe-block signer; changes take effect on the next message.
-    pub signer: watch::Receiver<Option<Address>>,
+    /// The unsafe-block signers (current, and previous during its grace period); changes of
+    /// the configured signer take effect on the next message.
+    pub signer: Signers,
     /// The key this node signs blocks with when it publishes payloads as the sequencer.
     pub sequencer_key: Option<SequencerKey>,
     /// Maximum block age (`--p2p.gossip.timestamp.threshold`).
@@ -180,6 +180,9 @@ pub struct GossipConfig {
     pub req_resp: ReqRespConfig,
     /// How much of block validation runs ([`ValidationLevel::Full`] but in the network lab).
     pub validation: ValidationLevel,
+    /// Seconds added to this node's clock when validating (0 but in the network lab's
+    /// skewed-clock scenario).
+    pub clock_offset_secs: i64,
 }
 
 impl GossipConfig {
@@ -188,7 +191,7 @@ impl GossipConfig {
         chain: ChainConfig,
         keypair: Keypair,
         listen_addrs: Vec<Multiaddr>,
-        signer: watch::Receiver<Option<Address>>,
+        signer: impl Into<Signers>,
     ) -> Self {
         Self {
             chain,
@@ -196,7 +199,7 @@ impl GossipConfig {
             listen_addrs,
             mesh: MeshParams::default(),
             scoring: ScoringMode::Light,
-            signer,
+            signer: signer.into(),
             sequencer_key: None,
             timestamp_threshold: DEFAULT_TIMESTAMP_THRESHOLD,
             payload_buffer: DEFAULT_PAYLOAD_BUFFER,
@@ -215,6 +218,7 @@ impl GossipConfig {
             serve_payload_by_number: true,
             req_resp: ReqRespConfig::default(),
             validation: ValidationLevel::Full,
+            clock_offset_secs: 0,
         }
     }
 }

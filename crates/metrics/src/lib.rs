@@ -19,6 +19,7 @@ pub mod labels;
 pub mod names;
 pub mod op_node;
 mod record;
+mod signer;
 
 pub use exporter::{install, install_recorder_only, LocalRecorder, MetricsError, MetricsHandle};
 pub use labels::{
@@ -32,6 +33,11 @@ pub use names::{
     REQ_TOTAL, UNBANS_TOTAL, VALIDATION_DURATION_BUCKETS, VALIDATION_DURATION_SECONDS,
 };
 pub use opmesh_primitives::PayloadVersion;
+pub use names::{
+    CLOCK_OFFSET_SECONDS, L1_SIGNER_LAST_READ_BLOCK, L1_SIGNER_LAST_READ_TIMESTAMP,
+    L1_SIGNER_PROOF_CHECKED, L1_SIGNER_READS_TOTAL, UNSAFE_SIGNER_CHANGES_TOTAL,
+    UNSAFE_SIGNER_GRACE_DEADLINE, UNSAFE_SIGNER_INFO,
+};
 pub use record::{
     block_delay_seconds, record_accept, record_ban, record_bandwidth, record_block_delay,
     record_block_delay_seconds, record_dial, record_enr, record_gossip_event, record_gossip_events,
@@ -39,6 +45,7 @@ pub use record::{
     record_validation, register_zero_series, set_bandwidth_total, set_build_info,
     set_discovery_table_size, set_enrs_total, set_peer_count, VERSION,
 };
+pub use signer::{record_l1_signer_read, set_clock_offset, set_signer_state, L1ReadResult};
 
 #[cfg(test)]
 mod tests;

@@ -37,6 +37,22 @@ pub const PUBLISHED_TOTAL: &str = "opmesh_p2p_published_total";
 pub const REQ_TOTAL: &str = "opmesh_p2p_req_total";
 /// Always 1, labelled with the running `version` (gauge).
 pub const BUILD_INFO: &str = "opmesh_build_info";
+/// 1 for the current and the grace unsafe-block signer, by `role` and `address` (gauge).
+pub const UNSAFE_SIGNER_INFO: &str = "opmesh_p2p_unsafe_signer_info";
+/// Unix time when the previous signer's grace ends, 0 when none runs (gauge).
+pub const UNSAFE_SIGNER_GRACE_DEADLINE: &str = "opmesh_p2p_unsafe_signer_grace_deadline_seconds";
+/// Changes of the unsafe-block signer (counter).
+pub const UNSAFE_SIGNER_CHANGES_TOTAL: &str = "opmesh_p2p_unsafe_signer_changes_total";
+/// Reads of the signer from L1, by `result` (counter).
+pub const L1_SIGNER_READS_TOTAL: &str = "opmesh_p2p_l1_signer_reads_total";
+/// L1 block number of the last successful signer read (gauge).
+pub const L1_SIGNER_LAST_READ_BLOCK: &str = "opmesh_p2p_l1_signer_last_read_block";
+/// Unix time of the last successful signer read from L1 (gauge).
+pub const L1_SIGNER_LAST_READ_TIMESTAMP: &str = "opmesh_p2p_l1_signer_last_read_timestamp_seconds";
+/// 1 when the last signer read was checked with `eth_getProof`, else 0 (gauge).
+pub const L1_SIGNER_PROOF_CHECKED: &str = "opmesh_p2p_l1_signer_proof_checked";
+/// Estimated offset of this node's clock from the block producers', in seconds (gauge).
+pub const CLOCK_OFFSET_SECONDS: &str = "opmesh_p2p_clock_offset_seconds";
 
 /// Every metric name opmesh exports, in the order of [`METRICS`].
 pub const ALL_METRICS: &[&str] = &[
@@ -56,6 +72,14 @@ pub const ALL_METRICS: &[&str] = &[
     PUBLISHED_TOTAL,
     REQ_TOTAL,
     BUILD_INFO,
+    UNSAFE_SIGNER_INFO,
+    UNSAFE_SIGNER_GRACE_DEADLINE,
+    UNSAFE_SIGNER_CHANGES_TOTAL,
+    L1_SIGNER_READS_TOTAL,
+    L1_SIGNER_LAST_READ_BLOCK,
+    L1_SIGNER_LAST_READ_TIMESTAMP,
+    L1_SIGNER_PROOF_CHECKED,
+    CLOCK_OFFSET_SECONDS,
 ];
 
 /// op-node's `peer_scores` buckets, used for [`PEER_SCORES`].
@@ -226,6 +250,62 @@ pub const METRICS: &[MetricInfo] = &[
         &["version"],
         None,
         "Always 1; the version label is the running opmesh version.",
+    ),
+    info(
+        UNSAFE_SIGNER_INFO,
+        Gauge,
+        &["role", "address"],
+        None,
+        "1 for the current (role=current) and the grace (role=previous) unsafe-block signer, 0 for signers no longer in that role.",
+    ),
+    info(
+        UNSAFE_SIGNER_GRACE_DEADLINE,
+        Gauge,
+        &[],
+        Some(Unit::Seconds),
+        "Unix time when the previous unsafe-block signer stops being accepted; 0 when no grace period runs.",
+    ),
+    info(
+        UNSAFE_SIGNER_CHANGES_TOTAL,
+        Counter,
+        &[],
+        Some(Unit::Count),
+        "Changes of the unsafe-block signer (flag, L1 or library update).",
+    ),
+    info(
+        L1_SIGNER_READS_TOTAL,
+        Counter,
+        &["result"],
+        Some(Unit::Count),
+        "Reads of the unsafe-block signer from the L1 SystemConfig, by result (proven, unproven, unreachable, bad_response, bad_proof, no_signer, wrong_chain).",
+    ),
+    info(
+        L1_SIGNER_LAST_READ_BLOCK,
+        Gauge,
+        &[],
+        Some(Unit::Count),
+        "L1 block number of the last successful read of the unsafe-block signer.",
+    ),
+    info(
+        L1_SIGNER_LAST_READ_TIMESTAMP,
+        Gauge,
+        &[],
+        Some(Unit::Seconds),
+        "Unix time of the last successful read of the unsafe-block signer from L1; 0 before the first.",
+    ),
+    info(
+        L1_SIGNER_PROOF_CHECKED,
+        Gauge,
+        &[],
+        None,
+        "1 when the last L1 signer read was verified with eth_getProof against the block's state root, else 0.",
+    ),
+    info(
+        CLOCK_OFFSET_SECONDS,
+        Gauge,
+        &[],
+        Some(Unit::Seconds),
+        "Estimated offset of this node's clock from the block producers' (positive: this clock is ahead), from blocks rejected as too old or too new.",
     ),
 ];
 

@@ -223,4 +223,5 @@ pub fn register_zero_series() {
     for result in ReqResult::ALL {
         counter!(REQ_TOTAL, "result" => result.label()).increment(0);
     }
+    crate::signer::register_zero_series();
 }

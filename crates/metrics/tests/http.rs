@@ -57,6 +57,7 @@ fn install_serves_metrics_over_http_once() {
             "opmesh_p2p_block_delay_seconds",
             "opmesh_peer_scores",
             "opmesh_discovery_enrs_total",
+            "opmesh_p2p_unsafe_signer_info",
         ];
         assert!(present || lazy.contains(name), "{name} missing");
         if present {

@@ -197,7 +197,8 @@ impl GossipDriver {
 
         let checker = PayloadChecker::new(config.chain, config.signer.clone())
             .with_timestamp_threshold(config.timestamp_threshold)
-            .with_level(config.validation);
+            .with_level(config.validation)
+            .with_clock_offset(config.clock_offset_secs);
         let (commands_tx, commands) = mpsc::channel(1024);
         let (payloads, payload_rx) = mpsc::channel(config.payload_buffer.max(1));
         let (events, _) = broadcast::channel(1024);

@@ -11,13 +11,14 @@ use op_alloy_rpc_types_engine::{
 };
 use opmesh_primitives::{ChainConfig, Fork};
 use ssz::Decode;
-use tokio::sync::watch;
 
 use super::{
     block_hash::compute_block_hash,
     overlap::{both, spare_core, InFlight, MIN_OVERLAP_BYTES},
+    clock::ClockCheck,
     reason::{BlockRef, Invalid, Reason},
     signature::{recover_signer, SIGNATURE_LEN},
+    signers::{SignerMatch, Signers},
 };
 use crate::{
     config::ValidationLevel,
@@ -67,22 +68,40 @@ impl ValidatedBlock {
 #[derive(Debug, Clone)]
 pub struct PayloadChecker {
     chain: ChainConfig,
-    signer: watch::Receiver<Option<Address>>,
+    signers: Signers,
     timestamp_threshold_secs: u64,
     level: ValidationLevel,
     overlap: bool,
+    clock: ClockCheck,
+    clock_offset_secs: i64,
 }
 
 impl PayloadChecker {
-    /// A checker for `chain` that trusts whatever address `signer` holds.
-    pub fn new(chain: ChainConfig, signer: watch::Receiver<Option<Address>>) -> Self {
+    /// A checker for `chain` that trusts the signers of `signers`: a [`Signers`], or a
+    /// `watch::Receiver<Option<Address>>` of the configured signer (op-node's default grace
+    /// after a change).
+    pub fn new(chain: ChainConfig, signers: impl Into<Signers>) -> Self {
         Self {
             chain,
-            signer,
+            signers: signers.into(),
             timestamp_threshold_secs: DEFAULT_TIMESTAMP_THRESHOLD.as_secs(),
             level: ValidationLevel::Full,
             overlap: false,
+            clock: ClockCheck::default(),
+            clock_offset_secs: 0,
         }
+    }
+
+    /// Shifts the time every check is made at by `secs`: a skewed clock for the network lab
+    /// (the hidden `--p2p.debug.clock-offset`). Never on a real network.
+    pub fn with_clock_offset(mut self, secs: i64) -> Self {
+        self.clock_offset_secs = secs;
+        self
+    }
+
+    /// The clock check fed by this checker's blocks.
+    pub const fn clock(&self) -> &ClockCheck {
+        &self.clock
     }
 
     /// Sets how much validation runs; [`ValidationLevel::None`] only decodes (the network
@@ -115,9 +134,14 @@ impl PayloadChecker {
         &self.chain
     }
 
-    /// The currently configured unsafe-block signer.
+    /// The current unsafe-block signer.
     pub fn signer(&self) -> Option<Address> {
-        *self.signer.borrow()
+        self.signers.current()
+    }
+
+    /// The signer set: the current signer and the previous one in its grace period.
+    pub const fn signers(&self) -> &Signers {
+        &self.signers
     }
 
     /// Runs every stateless check on the raw gossip `data` received on the `version` topic at
@@ -128,6 +152,7 @@ impl PayloadChecker {
         data: &[u8],
         now: u64,
     ) -> Result<ValidatedBlock, Invalid> {
+        let now = now.saturating_add_signed(self.clock_offset_secs);
         // 1. Size bound, then snappy.
         let decoded = decompress(data).map_err(snappy_invalid)?;
         self.check_decoded(version, &decoded, now)
@@ -180,15 +205,11 @@ impl PayloadChecker {
         let signing_hash = payload_hash.signature_message(self.chain.chain_id);
         let recovered = recover_signer(signature, &signing_hash)
             .ok_or(Invalid::undecoded(Reason::BadSignature))?;
-        match self.signer() {
-            None => return Err(Invalid::undecoded(Reason::NoSigner)),
-            Some(expected) if expected.is_zero() => {
-                return Err(Invalid::undecoded(Reason::NoSigner))
-            }
-            Some(expected) if expected != recovered => {
-                return Err(Invalid::undecoded(Reason::WrongSigner))
-            }
-            Some(_) => {}
+        // The current signer, or the previous one during its grace after a rotation.
+        match self.signers.check(recovered, now) {
+            SignerMatch::Current | SignerMatch::Grace => {}
+            SignerMatch::NoSigner => return Err(Invalid::undecoded(Reason::NoSigner)),
+            SignerMatch::Unknown => return Err(Invalid::undecoded(Reason::WrongSigner)),
         }
 
         // 5. SSZ decode with the topic's version.
@@ -209,10 +230,14 @@ impl PayloadChecker {
 
         // 6. Timestamp window.
         let timestamp = payload.timestamp();
-        if timestamp < now.saturating_sub(self.timestamp_threshold_secs) {
+        let too_old = timestamp < now.saturating_sub(self.timestamp_threshold_secs);
+        let too_new = timestamp > now.saturating_add(MAX_FUTURE_DRIFT_SECS);
+        // Correctly signed blocks outside the window from everyone = this clock is off.
+        self.clock.observe(timestamp, now, !too_old && !too_new);
+        if too_old {
             return Err(invalid(Reason::TooOld));
         }
-        if timestamp > now.saturating_add(MAX_FUTURE_DRIFT_SECS) {
+        if too_new {
             return Err(invalid(Reason::TooNew));
         }
 
@@ -248,6 +273,8 @@ impl PayloadChecker {
             }
         }
 
+        // A fully valid block from the new signer ends the previous signer's grace.
+        self.signers.verified(recovered, now);
         let signature = Signature::from_bytes_and_parity(&signature[..64], signature[64] == 1);
         Ok(ValidatedBlock {
             envelope: OpNetworkPayloadEnvelope {
@@ -356,7 +383,7 @@ mod tests {
     fn decode_only_level_skips_every_check_but_decoding() {
         let key = SequencerKey::from_bytes(&keccak256(b"decode only").0).expect("key");
         let builder = PayloadBuilder::new(ChainConfig::new(901), key);
-        let (_signer, rx) = watch::channel(Some(builder.key().address()));
+        let (_signer, rx) = tokio::sync::watch::channel(Some(builder.key().address()));
         let full = PayloadChecker::new(ChainConfig::new(901), rx);
         let none = full.clone().with_level(ValidationLevel::None);
         let spec = BlockSpec::new(7, 1_700_000_000, 3);

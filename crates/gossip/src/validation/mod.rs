@@ -7,17 +7,17 @@
 
 mod block_hash;
 mod checker;
+mod clock;
 pub mod keccak_lanes;
 mod overlap;
 pub mod pipeline;
 mod reason;
 mod seen;
 mod signature;
+mod signers;
 mod tx_root;
 
-use alloy_primitives::Address;
 use opmesh_primitives::ChainConfig;
-use tokio::sync::watch;
 
 pub use block_hash::compute_block_hash;
 pub use checker::{
@@ -25,6 +25,10 @@ pub use checker::{
     MAX_FUTURE_DRIFT_SECS,
 };
 pub use pipeline::{PipelineLimits, ValidationPipeline};
+pub use clock::{
+    ClockCheck, ClockEstimator, ClockVerdict, CLOCK_MAX_SAMPLES, CLOCK_MIN_EVIDENCE,
+    CLOCK_WINDOW_SECS,
+};
 pub use reason::{acceptance, BlockRef, Invalid, Reason, Verdict};
 pub use seen::{SeenBlocks, MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS};
 pub use signature::{
@@ -32,6 +36,9 @@ pub use signature::{
     SIGNATURE_LEN,
 };
 pub use tx_root::{transactions_root, TrieLeaves};
+pub use signers::{
+    GraceEnd, SignerChange, SignerMatch, SignerSet, Signers, UnknownSigners, DEFAULT_SIGNER_GRACE,
+};
 
 use crate::PayloadVersion;
 
@@ -45,8 +52,8 @@ pub struct BlockValidator {
 }
 
 impl BlockValidator {
-    /// A validator for `chain` that trusts whatever address `signer` holds.
-    pub fn new(chain: ChainConfig, signer: watch::Receiver<Option<Address>>) -> Self {
+    /// A validator for `chain` that trusts the signers of `signer` (see [`PayloadChecker::new`]).
+    pub fn new(chain: ChainConfig, signer: impl Into<Signers>) -> Self {
         Self::from_checker(PayloadChecker::new(chain, signer))
     }
 
