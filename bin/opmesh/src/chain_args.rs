@@ -64,6 +64,11 @@ pub struct ResolvedChain {
     pub chain: ChainConfig,
     /// The `--network` preset.
     pub preset: Option<ChainPreset>,
+    /// The chain's `SystemConfig` on L1: `l1_system_config_address` of the rollup config,
+    /// else the preset's.
+    pub l1_system_config: Option<alloy_primitives::Address>,
+    /// The L1 chain id: the rollup config's, else the preset's.
+    pub l1_chain_id: Option<u64>,
 }
 
 impl ChainArgs {
@@ -108,7 +113,20 @@ impl ChainArgs {
         if chain.chain_id == 0 {
             return Err(ChainArgsError::Zero);
         }
-        Ok(ResolvedChain { chain, preset })
+        let l1_system_config = file
+            .as_ref()
+            .and_then(|f| f.l1_system_config_address)
+            .or_else(|| preset.as_ref().map(|p| p.l1_system_config_address));
+        let l1_chain_id = file
+            .as_ref()
+            .and_then(|f| f.l1_chain_id)
+            .or_else(|| preset.as_ref().map(|p| p.l1_chain_id));
+        Ok(ResolvedChain {
+            chain,
+            preset,
+            l1_system_config,
+            l1_chain_id,
+        })
     }
 }
 
@@ -137,6 +155,11 @@ mod tests {
             .unwrap();
         assert_eq!(resolved.chain.chain_id, 10);
         assert!(resolved.preset.is_some_and(|p| !p.bootnodes.is_empty()));
+        assert_eq!(
+            resolved.l1_system_config.map(|a| a.to_string()),
+            Some("0x229047fed2591dbec1eF1118d64F7aF3dB9EB290".into())
+        );
+        assert_eq!(resolved.l1_chain_id, Some(1));
         assert_eq!(
             args(Some("base-sepolia"), Some(84532))
                 .resolve()

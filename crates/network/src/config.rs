@@ -19,6 +19,8 @@ use opmesh_gossip::{
 use opmesh_peers::GaterConfig;
 use opmesh_primitives::ChainConfig;
 
+use crate::l1_signer::L1SignerConfig;
+
 /// The settings of a P2P stack, with op-node's defaults.
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
@@ -56,7 +58,16 @@ pub struct NetworkConfig {
     /// `--p2p.peerstore.path` (`None` = in memory).
     pub peerstore_path: Option<PathBuf>,
     /// The unsafe-block signer; [`crate::NetworkHandle::set_signer`] changes it at runtime.
+    /// With [`NetworkConfig::l1_signer`] it is only the starting value.
     pub unsafe_block_signer: Option<Address>,
+    /// `--p2p.unsafe.block.signer.grace` (3 h): how long the previous signer stays valid after
+    /// a change, unless a block from the new one verifies first.
+    pub signer_grace: Duration,
+    /// `--l1` and `--l1.runtime-config-reload-interval`: follow the signer on L1.
+    pub l1_signer: Option<L1SignerConfig>,
+    /// Seconds added to the clock blocks are validated at: 0 but in the network lab (the
+    /// hidden `--p2p.debug.clock-offset`).
+    pub clock_offset_secs: i64,
     /// `--p2p.sequencer.key`.
     pub sequencer_key: Option<SequencerKey>,
     /// `--p2p.peers.lo/hi/grace`.
@@ -153,6 +164,9 @@ impl NetworkConfig {
             static_peers: Vec::new(),
             peerstore_path: None,
             unsafe_block_signer: None,
+            signer_grace: opmesh_gossip::validation::DEFAULT_SIGNER_GRACE,
+            l1_signer: None,
+            clock_offset_secs: 0,
             sequencer_key: None,
             peer_limits: PeerLimits::default(),
             scoring: ScoringMode::Light,

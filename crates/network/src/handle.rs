@@ -6,11 +6,14 @@ use alloy_primitives::{Address, B256};
 use libp2p::PeerId;
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
 use opmesh_discovery::{DiscoveryHandle, Enr, NodeId};
+use opmesh_gossip::validation::{SignerSet, Signers};
 use opmesh_gossip::{
     BlockLists, GateOp, GossipError, GossipHandle, GossipStats, PeerInfo, Published,
 };
 use opmesh_primitives::ChainConfig;
 use tokio::sync::watch;
+
+use crate::l1_signer::L1FollowerHandle;
 
 /// Cheap to clone; every clone drives the same stack.
 #[derive(Debug, Clone)]
@@ -19,7 +22,15 @@ pub struct NetworkHandle {
     node_id: NodeId,
     gossip: GossipHandle,
     discovery: Option<DiscoveryHandle>,
-    signer: Arc<watch::Sender<Option<Address>>>,
+    signer: SignerControl,
+}
+
+/// The configured signer's channel, the validator's signer set and the L1 follower.
+#[derive(Debug, Clone)]
+pub(crate) struct SignerControl {
+    pub(crate) input: Arc<watch::Sender<Option<Address>>>,
+    pub(crate) signers: Signers,
+    pub(crate) l1: Option<L1FollowerHandle>,
 }
 
 impl NetworkHandle {
@@ -28,7 +39,7 @@ impl NetworkHandle {
         node_id: NodeId,
         gossip: GossipHandle,
         discovery: Option<DiscoveryHandle>,
-        signer: Arc<watch::Sender<Option<Address>>>,
+        signer: SignerControl,
     ) -> Self {
         Self {
             chain,
@@ -108,14 +119,29 @@ impl NetworkHandle {
         self.gossip.stats().await
     }
 
-    /// Changes the unsafe-block signer; the next message is checked against it.
+    /// Changes the unsafe-block signer; the next message is checked against it. The previous
+    /// signer stays valid for the grace period (`NetworkConfig::signer_grace`), or until a
+    /// block from the new one verifies. With `--l1`, the next L1 read overrides it.
     pub fn set_signer(&self, signer: Option<Address>) {
-        self.signer.send_replace(signer);
+        self.signer.input.send_replace(signer);
+        self.signer
+            .signers
+            .sync(opmesh_gossip::unix_seconds(std::time::SystemTime::now()));
     }
 
     /// The current unsafe-block signer.
     pub fn signer(&self) -> Option<Address> {
-        *self.signer.borrow()
+        *self.signer.input.borrow()
+    }
+
+    /// The signer set: current signer, previous one and its grace deadline.
+    pub fn signers(&self) -> SignerSet {
+        self.signer.signers.snapshot()
+    }
+
+    /// The L1 signer follower (`None` without `--l1`).
+    pub const fn l1_follower(&self) -> Option<&L1FollowerHandle> {
+        self.signer.l1.as_ref()
     }
 
     /// The local ENR (`None` with discovery off or stopped).

@@ -19,12 +19,14 @@
 //! [`Network::builder`] takes a [`NetworkConfig`]; [`NetworkBuilder::build`] binds the
 //! gossip listener; [`Network::start`] runs the gossip and discovery drivers and returns a
 //! [`NetworkHandle`] (publish, peers, block lists, signer updates) and the stream of validated
-//! payloads. [`RpcBackend`] serves the `opp2p_*` admin API from a handle.
+//! payloads. [`RpcBackend`] serves the `opp2p_*` admin API from a handle. [`l1_signer`]
+//! follows the unsafe-block signer on L1 (`--l1`) when [`NetworkConfig::l1_signer`] is set.
 #![deny(missing_docs)]
 
 mod bridge;
 mod config;
 mod handle;
+pub mod l1_signer;
 mod network;
 mod rpc_backend;
 

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use libp2p::{multiaddr::Protocol, Multiaddr};
 use opmesh_discovery::{DiscoveryConfig, DiscoverySetupError};
-use opmesh_gossip::{GossipConfig, GossipDriver, GossipHandle, GossipSetupError, PayloadStream};
+use opmesh_gossip::{
+    validation::Signers, GossipConfig, GossipDriver, GossipHandle, GossipSetupError, PayloadStream,
+};
 use tokio::sync::{mpsc, watch};
 use tracing::info;
 
@@ -40,12 +42,13 @@ impl NetworkBuilder {
         let config = self.config;
         config.validate()?;
         let (signer, signer_rx) = watch::channel(config.unsafe_block_signer);
+        let signers = Signers::new(signer_rx, config.signer_grace);
         let listen = tcp_multiaddr(&config);
         let mut gossip = GossipConfig::new(
             config.chain,
             config.identity.libp2p_keypair(),
             vec![listen],
-            signer_rx,
+            signers.clone(),
         );
         gossip.sequencer_key = config.sequencer_key.clone();
         gossip.mesh = config.mesh;
@@ -63,6 +66,7 @@ impl NetworkBuilder {
         if let Some(agent) = &config.agent_version {
             gossip.agent_version = agent.clone();
         }
+        gossip.clock_offset_secs = config.clock_offset_secs;
         gossip.serve_payload_by_number = config.serve_payload_by_number;
         gossip.validation = config.validation;
         let (handle, driver, payloads) = GossipDriver::new(gossip)?;
@@ -72,6 +76,7 @@ impl NetworkBuilder {
             handle,
             payloads,
             signer,
+            signers,
         })
     }
 }
@@ -93,6 +98,7 @@ pub struct Network {
     handle: GossipHandle,
     payloads: PayloadStream,
     signer: watch::Sender<Option<alloy_primitives::Address>>,
+    signers: Signers,
 }
 
 impl std::fmt::Debug for Network {
@@ -118,7 +124,12 @@ impl Network {
             handle: gossip,
             payloads,
             signer,
+            signers,
         } = self;
+        let signer = Arc::new(signer);
+        let l1_follower = config.l1_signer.clone().map(|l1| {
+            crate::l1_signer::L1SignerFollower::spawn(l1, Arc::clone(&signer), signers.clone())
+        });
         let (candidates_tx, candidates_rx) = mpsc::channel(256);
         tokio::spawn(driver.with_candidates(candidates_rx).run());
         let listen = gossip
@@ -179,7 +190,11 @@ impl Network {
             config.identity.node_id(),
             gossip,
             discovery,
-            Arc::new(signer),
+            crate::handle::SignerControl {
+                input: signer,
+                signers,
+                l1: l1_follower,
+            },
         );
         Ok((handle, payloads))
     }

@@ -29,6 +29,10 @@ pub struct ChainPreset {
     pub forks: ForkSchedule,
     /// The address that signs unsafe blocks (a snapshot of the L1 `SystemConfig` value).
     pub unsafe_block_signer: Option<Address>,
+    /// The L1 chain id (1 for Ethereum mainnet, 11155111 for Sepolia).
+    pub l1_chain_id: u64,
+    /// The chain's `SystemConfig` proxy on L1, where `--l1` reads the current signer.
+    pub l1_system_config_address: Address,
     /// Bootnodes as op-node and kona ship them: `enr:` records and `enode://` URLs.
     pub bootnodes: Vec<String>,
 }
@@ -107,6 +111,8 @@ struct Preset {
     block_time: u64,
     forks: ForkSchedule,
     unsafe_block_signer: Address,
+    l1_chain_id: u64,
+    system_config: Address,
     bootnodes: &'static [&'static [&'static str]],
 }
 
@@ -118,6 +124,8 @@ impl Preset {
             block_time: self.block_time,
             forks: self.forks,
             unsafe_block_signer: Some(self.unsafe_block_signer),
+            l1_chain_id: self.l1_chain_id,
+            l1_system_config_address: self.system_config,
             bootnodes: self
                 .bootnodes
                 .iter()
@@ -230,7 +238,9 @@ const TESTNET_BOOTNODES: &[&[&str]] = &[SEPOLIA_BOOTNODES];
 /// Chain ids, block times and unsafe-block signers: superchain-registry
 /// `superchain/configs/{mainnet,sepolia}/{op,base}.toml` (`chain_id`, `block_time`,
 /// `UnsafeBlockSigner` under `[roles]` / `[addresses]`); the same values are in kona-registry
-/// 0.4.5 `etc/configs.json` (`Roles.UnsafeBlockSigner`).
+/// 0.4.5 `etc/configs.json` (`Roles.UnsafeBlockSigner`). `SystemConfig` addresses: the same
+/// superchain-registry files, `SystemConfigProxy` under `[addresses]` (mainnet op.toml and
+/// base.toml at commit 0ed9bb35, sepolia op.toml at 22ef022f, sepolia base.toml at c7ac1442).
 const PRESETS: &[Preset] = &[
     Preset {
         name: "op-mainnet",
@@ -239,6 +249,8 @@ const PRESETS: &[Preset] = &[
         block_time: 2,
         forks: MAINNET_SUPERCHAIN_FORKS,
         unsafe_block_signer: address!("0xAAAA45d9549EDA09E70937013520214382Ffc4A2"),
+        l1_chain_id: 1,
+        system_config: address!("0x229047fed2591dbec1eF1118d64F7aF3dB9EB290"),
         bootnodes: MAINNET_BOOTNODES,
     },
     Preset {
@@ -248,6 +260,8 @@ const PRESETS: &[Preset] = &[
         block_time: 2,
         forks: MAINNET_SUPERCHAIN_FORKS,
         unsafe_block_signer: address!("0xAf6E19BE0F9cE7f8afd49a1824851023A8249e8a"),
+        l1_chain_id: 1,
+        system_config: address!("0x73a79Fab69143498Ed3712e519A88a918e1f4072"),
         bootnodes: MAINNET_BOOTNODES,
     },
     Preset {
@@ -257,6 +271,8 @@ const PRESETS: &[Preset] = &[
         block_time: 2,
         forks: SEPOLIA_SUPERCHAIN_FORKS,
         unsafe_block_signer: address!("0x57CACBB0d30b01eb2462e5dC940c161aff3230D3"),
+        l1_chain_id: 11_155_111,
+        system_config: address!("0x034edD2A225f7f429A63E0f1D2084B9E0A93b538"),
         bootnodes: TESTNET_BOOTNODES,
     },
     Preset {
@@ -266,6 +282,8 @@ const PRESETS: &[Preset] = &[
         block_time: 2,
         forks: SEPOLIA_SUPERCHAIN_FORKS,
         unsafe_block_signer: address!("0xb830b99c95Ea32300039624Cb567d324D4b1D83C"),
+        l1_chain_id: 11_155_111,
+        system_config: address!("0xf272670eb55e895584501d564AfEB048bEd26194"),
         bootnodes: TESTNET_BOOTNODES,
     },
 ];
@@ -303,6 +321,29 @@ mod tests {
             assert_eq!(p.chain_config().chain_id, chain_id);
             assert_eq!(preset_by_chain_id(chain_id), Some(p));
         }
+    }
+
+    #[test]
+    fn system_configs_match_the_registry() {
+        let config = |n: &str| preset(n).unwrap().l1_system_config_address.to_string();
+        assert_eq!(
+            config("op-mainnet"),
+            "0x229047fed2591dbec1eF1118d64F7aF3dB9EB290"
+        );
+        assert_eq!(
+            config("base-mainnet"),
+            "0x73a79Fab69143498Ed3712e519A88a918e1f4072"
+        );
+        assert_eq!(
+            config("op-sepolia"),
+            "0x034edD2A225f7f429A63E0f1D2084B9E0A93b538"
+        );
+        assert_eq!(
+            config("base-sepolia"),
+            "0xf272670eb55e895584501d564AfEB048bEd26194"
+        );
+        assert_eq!(preset("op-mainnet").unwrap().l1_chain_id, 1);
+        assert_eq!(preset("base-sepolia").unwrap().l1_chain_id, 11_155_111);
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub struct RollupConfigFile {
     /// `jovian_time`.
     #[serde(default)]
     pub jovian_time: Option<u64>,
+    /// `l1_chain_id`.
+    #[serde(default)]
+    pub l1_chain_id: Option<u64>,
+    /// `l1_system_config_address`: the `SystemConfig` contract on L1, where `--l1` reads the
+    /// unsafe-block signer.
+    #[serde(default)]
+    pub l1_system_config_address: Option<alloy_primitives::Address>,
 }
 
 const fn default_block_time() -> u64 {
@@ -121,7 +128,8 @@ mod tests {
             "genesis": {"l1": {"hash": "0x00", "number": 1}, "l2_time": 5},
             "block_time": 2, "max_sequencer_drift": 600, "l2_chain_id": 901,
             "regolith_time": 0, "canyon_time": 0, "delta_time": 0, "ecotone_time": 100,
-            "fjord_time": 100, "isthmus_time": 200, "batch_inbox_address": "0xff00000000000000000000000000000000000901"
+            "fjord_time": 100, "isthmus_time": 200, "batch_inbox_address": "0xff00000000000000000000000000000000000901",
+            "l1_chain_id": 900, "l1_system_config_address": "0x229047fed2591dbec1ef1118d64f7af3db9eb290"
         }"#;
         let file = RollupConfigFile::from_json(text).expect("valid config");
         let chain = file.chain_config();
@@ -129,6 +137,13 @@ mod tests {
         assert_eq!(chain.forks.ecotone_time, Some(100));
         assert_eq!(chain.forks.isthmus_time, Some(200));
         assert_eq!(chain.forks.jovian_time, None);
+        assert_eq!(file.l1_chain_id, Some(900));
+        assert_eq!(
+            file.l1_system_config_address,
+            Some(alloy_primitives::address!(
+                "0x229047fed2591dbec1ef1118d64f7af3db9eb290"
+            ))
+        );
     }
 
     #[test]

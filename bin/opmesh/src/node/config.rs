@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use libp2p::Multiaddr;
 use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
 use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, PeerLimits};
-use opmesh_network::NetworkConfig;
+use opmesh_network::{l1_signer::L1SignerConfig, NetworkConfig};
 use opmesh_peers::GaterConfig;
 
 use super::{key_file, CliError, NodeArgs};
@@ -103,6 +103,9 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     config.unsafe_block_signer = args
         .unsafe_block_signer
         .or_else(|| resolved.preset.as_ref().and_then(|p| p.unsafe_block_signer));
+    config.signer_grace = args.signer_grace;
+    config.clock_offset_secs = args.clock_offset_secs;
+    config.l1_signer = l1_signer(args, &resolved)?;
     config.sequencer_key = sequencer_key;
     config.peer_limits = PeerLimits {
         lo: args.peers_lo,
@@ -140,6 +143,41 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     // each naming its flag.
     config.validate().map_err(|e| CliError(e.to_string()))?;
     Ok(config)
+}
+
+/// `--l1` with the `SystemConfig` address of `--rollup.config` or the `--network` preset.
+fn l1_signer(
+    args: &NodeArgs,
+    resolved: &crate::chain_args::ResolvedChain,
+) -> Result<Option<L1SignerConfig>, CliError> {
+    let Some(url) = args.l1.as_deref().map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    if !["http://", "https://", "ws://", "wss://"]
+        .iter()
+        .any(|s| url.starts_with(s))
+    {
+        return Err(CliError::flag(
+            "--l1",
+            "must be an http(s):// or ws(s):// URL",
+        ));
+    }
+    let system_config = resolved.l1_system_config.ok_or_else(|| {
+        CliError::flag(
+            "--l1",
+            "needs the chain's SystemConfig address: l1_system_config_address in --rollup.config, or a --network preset",
+        )
+    })?;
+    if args.l1_reload_interval.is_zero() {
+        return Err(CliError::flag(
+            "--l1.runtime-config-reload-interval",
+            "must be greater than 0",
+        ));
+    }
+    let mut l1 = L1SignerConfig::new(url, system_config);
+    l1.l1_chain_id = resolved.l1_chain_id;
+    l1.reload_interval = args.l1_reload_interval;
+    Ok(Some(l1))
 }
 
 /// `--p2p.peerstore.path`: a directory holding `peerstore.json`, or `memory`.

@@ -166,6 +166,19 @@ pub struct NodeArgs {
         env = "OPMESH_P2P_UNSAFE_BLOCK_SIGNER"
     )]
     pub unsafe_block_signer: Option<Address>,
+    /// How long the previous unsafe-block signer stays valid after a change (op-node's 3h),
+    /// ending early once a block from the new signer verifies.
+    #[arg(long = "p2p.unsafe.block.signer.grace", env = "OPMESH_P2P_UNSAFE_BLOCK_SIGNER_GRACE", default_value = "3h", value_parser = parse_go_duration)]
+    pub signer_grace: Duration,
+    /// L1 endpoint (http(s):// or ws(s)://): follow the unsafe-block signer in the chain's
+    /// SystemConfig (from --rollup.config or the --network preset). The signer flag or the
+    /// preset's signer is then only the starting value.
+    #[arg(long = "l1", env = "OPMESH_L1_ETH_RPC", value_name = "URL")]
+    pub l1: Option<String>,
+    /// How often the signer is re-read from L1 (also early, rate-limited, when a block arrives
+    /// signed by an unknown address).
+    #[arg(long = "l1.runtime-config-reload-interval", env = "OPMESH_L1_RUNTIME_CONFIG_RELOAD_INTERVAL", default_value = "10m", value_parser = parse_go_duration)]
+    pub l1_reload_interval: Duration,
     /// Hex secp256k1 key to sign published blocks with (sequencer).
     #[arg(long = "p2p.sequencer.key", env = "OPMESH_P2P_SEQUENCER_KEY")]
     pub sequencer_key: Option<String>,
@@ -206,6 +219,16 @@ pub struct NodeArgs {
         hide = true
     )]
     pub gossip_validation: opmesh_gossip::ValidationLevel,
+    /// Seconds added to this node's clock when it validates blocks: the network lab's
+    /// skewed-clock scenario. Never on a real network.
+    #[arg(
+        long = "p2p.debug.clock-offset",
+        env = "OPMESH_P2P_DEBUG_CLOCK_OFFSET",
+        default_value = "0",
+        allow_hyphen_values = true,
+        hide = true
+    )]
+    pub clock_offset_secs: i64,
 
     /// Serve op-node's payload_by_number requests from recently validated blocks.
     #[arg(long = "p2p.sync.req-resp", env = "OPMESH_P2P_SYNC_REQ_RESP", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]

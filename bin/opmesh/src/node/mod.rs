@@ -75,6 +75,12 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         None
     };
 
+    if config.clock_offset_secs != 0 {
+        tracing::warn!(
+            offset_secs = config.clock_offset_secs,
+            "--p2p.debug.clock-offset: blocks are validated against a skewed clock (lab use only)"
+        );
+    }
     if config.validation == opmesh_gossip::ValidationLevel::None {
         tracing::warn!(
             "--p2p.gossip.validation none: blocks are decoded, not validated (lab use only)"

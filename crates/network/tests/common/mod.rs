@@ -1,0 +1,3 @@
+//! Helpers shared by the network integration tests.
+
+pub mod ganache;
