@@ -173,7 +173,7 @@ pub struct NodeArgs {
     /// L1 endpoint (http(s):// or ws(s)://): follow the unsafe-block signer in the chain's
     /// SystemConfig (from --rollup.config or the --network preset). The signer flag or the
     /// preset's signer is then only the starting value.
-    #[arg(long = "l1", env = "OPMESH_L1_ETH_RPC", value_name = "URL")]
+    #[arg(long = "l1", env = "OPMESH_L1", value_name = "URL")]
     pub l1: Option<String>,
     /// How often the signer is re-read from L1 (also early, rate-limited, when a block arrives
     /// signed by an unknown address).
