@@ -208,24 +208,30 @@ fn signer_changes_at_runtime() {
     assert!(validator
         .validate(PayloadVersion::V4, &message(1), NOW)
         .is_ok());
+    // A change keeps the previous signer valid for the grace period (3 h by default)...
     signer.send_replace(Some(Address::repeat_byte(9)));
+    assert!(validator
+        .validate(PayloadVersion::V4, &message(2), NOW)
+        .is_ok());
+    // ... but not once it has passed.
     assert_eq!(
         validator
-            .validate(PayloadVersion::V4, &message(2), NOW)
+            .validate(PayloadVersion::V4, &message(3), NOW + 3 * 3600)
             .unwrap_err()
             .reason,
         Reason::WrongSigner
     );
+    // Without any signer (and the grace signer being another key), blocks cannot be judged.
     signer.send_replace(None);
     assert_eq!(
         validator
-            .validate(PayloadVersion::V4, &message(3), NOW)
+            .validate(PayloadVersion::V4, &message(4), NOW)
             .unwrap_err(),
         Invalid::undecoded(Reason::NoSigner)
     );
     signer.send_replace(Some(builder.key().address()));
     assert!(validator
-        .validate(PayloadVersion::V4, &message(4), NOW)
+        .validate(PayloadVersion::V4, &message(5), NOW)
         .is_ok());
 }
 

@@ -90,6 +90,14 @@ fn record_everything() {
     record_published();
     record_req(ReqResult::NotFound);
     set_build_info(VERSION);
+    set_signer_state(
+        Some("0xbbbb".into()),
+        Some(("0xaaaa".into(), 1_800_000_000)),
+        1,
+    );
+    record_l1_signer_read(L1ReadResult::Proven, 120, 1_800_000_000);
+    record_l1_signer_read(L1ReadResult::Unreachable, 0, 1_800_000_010);
+    set_clock_offset(-30.0);
 }
 
 #[test]
