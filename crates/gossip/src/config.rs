@@ -24,8 +24,7 @@ pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 use crate::{
     message_id::gossip_message_id, reqresp::ReqRespConfig, scoring::ScoringMode,
     validation::PipelineLimits, validation::SequencerKey, validation::Signers,
-    validation::DEFAULT_TIMESTAMP_THRESHOLD,
-    MAX_GOSSIP_SIZE,
+    validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
 };
 
 /// How much of block validation runs (`--p2p.gossip.validation`, hidden).

@@ -32,12 +32,12 @@ pub use names::{
     GOSSIP_VALIDATION_TOTAL, METRICS, PEER_COUNT, PEER_SCORES, PEER_SCORE_BUCKETS, PUBLISHED_TOTAL,
     REQ_TOTAL, UNBANS_TOTAL, VALIDATION_DURATION_BUCKETS, VALIDATION_DURATION_SECONDS,
 };
-pub use opmesh_primitives::PayloadVersion;
 pub use names::{
     CLOCK_OFFSET_SECONDS, L1_SIGNER_LAST_READ_BLOCK, L1_SIGNER_LAST_READ_TIMESTAMP,
     L1_SIGNER_PROOF_CHECKED, L1_SIGNER_READS_TOTAL, UNSAFE_SIGNER_CHANGES_TOTAL,
     UNSAFE_SIGNER_GRACE_DEADLINE, UNSAFE_SIGNER_INFO,
 };
+pub use opmesh_primitives::PayloadVersion;
 pub use record::{
     block_delay_seconds, record_accept, record_ban, record_bandwidth, record_block_delay,
     record_block_delay_seconds, record_dial, record_enr, record_gossip_event, record_gossip_events,

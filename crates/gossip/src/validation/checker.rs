@@ -14,8 +14,8 @@ use ssz::Decode;
 
 use super::{
     block_hash::compute_block_hash,
-    overlap::{both, spare_core, InFlight, MIN_OVERLAP_BYTES},
     clock::ClockCheck,
+    overlap::{both, spare_core, InFlight, MIN_OVERLAP_BYTES},
     reason::{BlockRef, Invalid, Reason},
     signature::{recover_signer, SIGNATURE_LEN},
     signers::{SignerMatch, Signers},

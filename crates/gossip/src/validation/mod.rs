@@ -24,21 +24,21 @@ pub use checker::{
     decode_payload, PayloadChecker, ValidatedBlock, DEFAULT_TIMESTAMP_THRESHOLD, MAX_EXTRA_DATA,
     MAX_FUTURE_DRIFT_SECS,
 };
-pub use pipeline::{PipelineLimits, ValidationPipeline};
 pub use clock::{
     ClockCheck, ClockEstimator, ClockVerdict, CLOCK_MAX_SAMPLES, CLOCK_MIN_EVIDENCE,
     CLOCK_WINDOW_SECS,
 };
+pub use pipeline::{PipelineLimits, ValidationPipeline};
 pub use reason::{acceptance, BlockRef, Invalid, Reason, Verdict};
 pub use seen::{SeenBlocks, MAX_BLOCKS_PER_HEIGHT, SEEN_HEIGHTS};
 pub use signature::{
     address_of, recover_signer, signature_bytes, signing_hash, SequencerKey, SequencerKeyError,
     SIGNATURE_LEN,
 };
-pub use tx_root::{transactions_root, TrieLeaves};
 pub use signers::{
     GraceEnd, SignerChange, SignerMatch, SignerSet, Signers, UnknownSigners, DEFAULT_SIGNER_GRACE,
 };
+pub use tx_root::{transactions_root, TrieLeaves};
 
 use crate::PayloadVersion;
 
