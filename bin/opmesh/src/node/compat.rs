@@ -102,6 +102,12 @@ pub const FLAGS: &[FlagRow] = &[
     op("p2p.timeout.dial", "OP_NODE_P2P_TIMEOUT_DIAL", Supported),
     // gossip
     ours("p2p.unsafe.block.signer"),
+    ours("p2p.unsafe.block.signer.grace"),
+    // op-node's names, but OP_NODE_L1_ETH_RPC is not mapped (yet): an op-node environment
+    // for a chain opmesh knows no SystemConfig of would then stop the node at start.
+    ours("l1"),
+    ours("l1.runtime-config-reload-interval"),
+    ours("p2p.debug.clock-offset"),
     op("p2p.sequencer.key", "OP_NODE_P2P_SEQUENCER_KEY", Supported),
     ours("p2p.sequencer.key.path"),
     op(

@@ -14,8 +14,10 @@ use opmesh_metrics::L1ReadResult;
 use std::future::IntoFuture;
 use tracing::warn;
 
-/// The storage slot of `SystemConfig` that holds the unsafe-block signer:
-/// `keccak256("systemconfig.unsafeblocksigner") - 1` (op-node `rollup.UnsafeBlockSignerAddressSystemConfigStorageSlot`).
+/// The storage slot of `SystemConfig` that holds the unsafe-block signer: op-node's
+/// `UnsafeBlockSignerAddressSystemConfigStorageSlot`, which is
+/// `keccak256("systemconfig.unsafeblocksigner")` itself (kona's comment says "- 1", but its
+/// constant is this same value).
 pub const UNSAFE_BLOCK_SIGNER_SLOT: B256 =
     b256!("0x65a7ed542fb37fe237fdfbdd70b31598523fe5b32879e307bae27a0bd9581c08");
 
@@ -394,9 +396,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_slot_is_keccak_of_the_name_minus_one() {
-        let hash = U256::from_be_bytes(keccak256("systemconfig.unsafeblocksigner").0);
-        assert_eq!(B256::from(hash - U256::from(1)), UNSAFE_BLOCK_SIGNER_SLOT);
+    fn the_slot_is_keccak_of_the_name() {
+        assert_eq!(
+            keccak256("systemconfig.unsafeblocksigner"),
+            UNSAFE_BLOCK_SIGNER_SLOT
+        );
     }
 
     #[test]
