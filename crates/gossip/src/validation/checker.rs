@@ -410,7 +410,7 @@ mod tests {
     fn overlap_gives_the_same_verdicts() {
         let key = SequencerKey::from_bytes(&keccak256(b"overlap").0).expect("key");
         let builder = PayloadBuilder::new(ChainConfig::new(901), key);
-        let (_signer, rx) = watch::channel(Some(builder.key().address()));
+        let (_signer, rx) = tokio::sync::watch::channel(Some(builder.key().address()));
         let plain = PayloadChecker::new(ChainConfig::new(901), rx);
         let overlap = plain.clone().with_overlap(true);
         // 400 transactions: over the 64 KiB from which the overlap applies.
