@@ -63,7 +63,10 @@ pub fn peer_score_thresholds() -> PeerScoreThresholds {
 /// counter (P4) on the four block topics, with kona's weight (-140.4475 × topic weight 0.8)
 /// and decay (over 50 epochs): one rejected message puts the sender below the ban threshold,
 /// and every other topic counter stays off as in op-node. This changes only how this node
-/// judges its peers, nothing on the wire.
+/// judges its peers, nothing on the wire. Only messages invalid for every node reach gossipsub
+/// as REJECT; rejections that depend on this node's own signer or clock are IGNOREd
+/// (`Reason::gossip_verdict`) so that they cannot ban honest relays, and their rate is judged
+/// by the peer manager instead.
 pub fn light_peer_score_params(block_time_secs: u64, topics: &BlockTopics) -> PeerScoreParams {
     let slot = Duration::from_secs(block_time_secs.max(1));
     let epoch = slot * SLOTS_PER_EPOCH;

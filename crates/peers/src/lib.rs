@@ -24,4 +24,5 @@ pub use manager::{
     Action, BanCause, BanConfig, ConnectedPeer, DialCandidate, DialFailure, Direction, Enr,
     Identified, KnownPeer, Now, PeerLimits, PeerManager, PeerManagerConfig, ValidationCounts,
     CANDIDATE_BACKOFF_MAX, CANDIDATE_BACKOFF_MIN, MAX_CANDIDATES, MAX_KNOWN_PEERS,
+    UNVERIFIABLE_BURST, UNVERIFIABLE_PER_SEC,
 };

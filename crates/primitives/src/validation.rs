@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-/// What gossipsub is told about a message.
+/// A verdict on a message: what gossipsub is told ([`Reason::gossip_verdict`]), or the
+/// validator's judgement shown in metrics and the CLI ([`Reason::verdict`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Verdict {
     /// Valid: deliver and forward.
@@ -94,11 +95,41 @@ impl Reason {
         Self::AlreadySeen,
     ];
 
-    /// The verdict this reason gives.
+    /// The verdict this reason gives: op-node's, used for the `result` label of metrics, the
+    /// CLI (`opmesh validate`) and the per-peer counts. What gossipsub is told can be milder:
+    /// see [`Self::gossip_verdict`].
     pub const fn verdict(self) -> Verdict {
         match self {
             Self::NoSigner | Self::AlreadySeen => Verdict::Ignore,
             _ => Verdict::Reject,
+        }
+    }
+
+    /// Whether this rejection depends on this node's own view rather than on the message:
+    /// a signer it does not recognise (its signer may be stale, or the chain just rotated),
+    /// a timestamp outside its clock's window (its clock may be off), more than five blocks at
+    /// one height (what it has seen). Another node may accept the same message, so an honest
+    /// peer relays it; every other rejection holds for any node that reads the bytes.
+    pub const fn is_local_view(self) -> bool {
+        matches!(
+            self,
+            Self::WrongSigner | Self::TooOld | Self::TooNew | Self::TooManyBlocks
+        )
+    }
+
+    /// What gossipsub is told about a message refused for this reason.
+    ///
+    /// Local-view rejections ([`Self::is_local_view`]) are IGNOREd: not forwarded, but without
+    /// gossipsub's invalid-message penalty (P4), which opmesh weighs so that one rejection bans
+    /// the sender. op-node REJECTs them, but it runs no topic scoring, so its REJECT costs the
+    /// relaying peer nothing; for propagation REJECT and IGNORE are the same (neither is
+    /// forwarded). A peer that sends many of them is banned by the peer manager's rate rule
+    /// instead. Every other reason keeps its [`Self::verdict`].
+    pub const fn gossip_verdict(self) -> Verdict {
+        if self.is_local_view() {
+            Verdict::Ignore
+        } else {
+            self.verdict()
         }
     }
 
@@ -157,5 +188,50 @@ mod tests {
             .filter(|r| r.verdict() == Verdict::Ignore)
             .collect();
         assert_eq!(ignored, vec![Reason::NoSigner, Reason::AlreadySeen]);
+    }
+
+    #[test]
+    fn only_local_view_rejections_are_softened_for_gossipsub() {
+        let local: Vec<_> = Reason::ALL
+            .into_iter()
+            .filter(|r| r.is_local_view())
+            .collect();
+        assert_eq!(
+            local,
+            vec![
+                Reason::WrongSigner,
+                Reason::TooOld,
+                Reason::TooNew,
+                Reason::TooManyBlocks
+            ]
+        );
+        for reason in Reason::ALL {
+            let expected = if reason.is_local_view() {
+                Verdict::Ignore
+            } else {
+                reason.verdict()
+            };
+            assert_eq!(reason.gossip_verdict(), expected, "{reason}");
+            if reason.is_local_view() {
+                // The label stays a rejection everywhere it is shown.
+                assert_eq!(reason.verdict(), Verdict::Reject, "{reason}");
+            }
+        }
+        // Invalid for every node: still a gossipsub REJECT (sender penalised, banned).
+        for reason in [
+            Reason::Oversized,
+            Reason::BadSnappy,
+            Reason::TooShort,
+            Reason::UnknownTopic,
+            Reason::BadSignature,
+            Reason::BadSsz,
+            Reason::BaseFeeOverflow,
+            Reason::BlockHashMismatch,
+            Reason::WithdrawalsNotEmpty,
+            Reason::ExcessBlobGasNonZero,
+            Reason::BlobGasUsedNonZero,
+        ] {
+            assert_eq!(reason.gossip_verdict(), Verdict::Reject, "{reason}");
+        }
     }
 }

@@ -71,6 +71,10 @@ impl GossipDriver {
                         BanCause::ReconnectLoop => {
                             warn!(%peer, "banned a peer that reconnects in a loop")
                         }
+                        BanCause::Unverifiable => warn!(
+                            %peer,
+                            "banned a peer that sent more blocks this node cannot verify (unknown signer, outside the clock window, too many per height) than a relay would"
+                        ),
                     }
                     self.emit(NetworkEvent::PeerBanned { peer, until });
                 }

@@ -261,6 +261,11 @@ impl GossipDriver {
 
     /// Tells gossipsub the verdict on a message and the peer manager the outcome with its
     /// reason (none for an accepted or throttled message).
+    ///
+    /// `verdict` is the validator's (counted in the stats and per peer); gossipsub hears
+    /// [`Reason::gossip_verdict`]: IGNORE for a rejection that depends on this node's own view
+    /// (stale signer, clock off), which must not cost an honest relay its score — the peer
+    /// manager judges the rate of those instead.
     pub(super) fn report(
         &mut self,
         id: &MessageId,
@@ -273,13 +278,15 @@ impl GossipDriver {
             Verdict::Ignore => self.stats.ignored += 1,
             Verdict::Reject => self.stats.rejected += 1,
         }
+        let gossip_verdict = reason.map_or(verdict, Reason::gossip_verdict);
         self.swarm
             .behaviour_mut()
             .gossipsub
-            .report_message_validation_result(id, source, acceptance(verdict));
+            .report_message_validation_result(id, source, acceptance(gossip_verdict));
+        let gater = self.swarm.behaviour().gater.state();
         let actions = self
             .manager
-            .on_validation(*source, verdict, reason, Now::system());
+            .on_validation(*source, verdict, reason, gater, Now::system());
         self.execute(actions);
     }
 }

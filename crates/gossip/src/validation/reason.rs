@@ -42,9 +42,15 @@ impl Invalid {
         }
     }
 
-    /// The verdict for gossipsub.
+    /// The validator's verdict (op-node's), for metrics labels, the CLI and counts.
     pub const fn verdict(&self) -> Verdict {
         self.reason.verdict()
+    }
+
+    /// What gossipsub is told: IGNORE for rejections that depend on this node's own view
+    /// (see [`Reason::gossip_verdict`]).
+    pub const fn gossip_verdict(&self) -> Verdict {
+        self.reason.gossip_verdict()
     }
 }
 

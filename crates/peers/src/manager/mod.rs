@@ -14,6 +14,7 @@ mod planner;
 mod table;
 #[cfg(test)]
 mod tests;
+mod unverifiable;
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,6 +25,7 @@ pub use config::{BanConfig, PeerLimits, PeerManagerConfig};
 pub use known::{Enr, KnownPeer, MAX_KNOWN_PEERS};
 pub use planner::{CANDIDATE_BACKOFF_MAX, CANDIDATE_BACKOFF_MIN, MAX_CANDIDATES};
 pub use table::{ConnectedPeer, Direction, Identified, ValidationCounts};
+pub use unverifiable::{UNVERIFIABLE_BURST, UNVERIFIABLE_PER_SEC};
 
 use crate::{
     store::{GaterRecords, PeerRecord, PeerStoreData},
@@ -32,6 +34,7 @@ use crate::{
 use known::KnownPeers;
 use planner::{Connected, ConnectionPlanner};
 use table::PeerTable;
+use unverifiable::UnverifiableBlocks;
 
 /// A dialable peer found by discovery (or given by an operator).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +82,10 @@ pub enum BanCause {
     LowScore(f64),
     /// It connects and disconnects in a loop (reported by the gater).
     ReconnectLoop,
+    /// It sent more blocks this node cannot verify (a signer it does not recognise, a
+    /// timestamp outside its clock's window, too many blocks at one height) than a relay
+    /// would: more than [`UNVERIFIABLE_BURST`] above [`UNVERIFIABLE_PER_SEC`].
+    Unverifiable,
 }
 
 /// How a dial ended without a connection.
@@ -132,6 +139,7 @@ pub struct PeerManager {
     table: PeerTable,
     planner: ConnectionPlanner,
     known: KnownPeers,
+    unverifiable: UnverifiableBlocks,
     dirty: bool,
 }
 
@@ -144,6 +152,7 @@ impl PeerManager {
             local,
             table: PeerTable::default(),
             known: KnownPeers::default(),
+            unverifiable: UnverifiableBlocks::default(),
             dirty: false,
         }
     }
@@ -293,19 +302,40 @@ impl PeerManager {
     }
 
     /// The outcome of validating a message `peer` forwarded, with its reason when it was not
-    /// accepted. Counted per peer. Bans today come from the gossip score (which a REJECT
-    /// lowers); a rule that treats reasons differently goes here.
+    /// accepted (`verdict` is the validator's, [`Reason::verdict`]). Counted per peer.
+    ///
+    /// Rejections that hold for every node reach gossipsub as REJECT and lower the sender's
+    /// gossip score, which bans it at the next [`Self::tick`]. Rejections that depend on this
+    /// node's own view ([`Reason::is_local_view`]) reach gossipsub as IGNORE and cost nothing
+    /// one by one: honest peers relay them after a signer rotation or when this node's clock
+    /// is off. Their rate is judged here instead, and a peer sending far more of them than a
+    /// relay would is banned at once (see the `unverifiable` module for the numbers).
     pub fn on_validation(
         &mut self,
         peer: PeerId,
         verdict: Verdict,
         reason: Option<Reason>,
-        _now: Now,
+        gater: &GaterState,
+        now: Now,
     ) -> Vec<Action> {
         if let Some(state) = self.table.get_mut(&peer) {
             state.validations.record(verdict, reason);
         }
+        let unverifiable = reason.is_some_and(Reason::is_local_view);
+        if unverifiable && self.unverifiable.record(peer, now.instant) {
+            self.unverifiable.forget(&peer);
+            return self
+                .ban(peer, BanCause::Unverifiable, gater, now)
+                .into_iter()
+                .collect();
+        }
         Vec::new()
+    }
+
+    /// How full `peer`'s allowance of unverifiable blocks is at `now`, from 0 up to
+    /// [`UNVERIFIABLE_BURST`] (banned beyond).
+    pub fn unverifiable_level(&self, peer: &PeerId, now: Now) -> f64 {
+        self.unverifiable.level(peer, now.instant)
     }
 
     /// The gater saw `peer` reconnect in a loop: ban it (unless static or protected).
@@ -343,6 +373,7 @@ impl PeerManager {
                 actions.extend(self.ban(peer, BanCause::LowScore(score), gater, now));
             }
         }
+        self.unverifiable.prune(now.instant);
         let connected = self.connected_for_plan(Some(gater));
         let plan = self.planner.plan(&connected, now.instant);
         actions.extend(dials(plan.dials));

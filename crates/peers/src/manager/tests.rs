@@ -5,6 +5,9 @@ use std::time::Duration;
 use super::*;
 use crate::GaterConfig;
 
+/// `on_validation`: counts and the rate rule for blocks this node cannot verify.
+mod validation;
+
 fn t0() -> Now {
     Now {
         instant: Instant::now(),
@@ -305,24 +308,6 @@ fn a_disconnected_peer_keeps_its_last_score_and_the_table_counts_connections() {
         !manager.on_disconnected(peer, b, None, now),
         "unknown connection"
     );
-}
-
-#[test]
-fn validation_outcomes_are_counted_per_peer_with_their_reason() {
-    let now = t0();
-    let mut manager = PeerManager::new(config(0, 3), PeerId::random());
-    let peers = connect(&mut manager, 1, now);
-    manager.on_validation(peers[0], Verdict::Accept, None, now);
-    manager.on_validation(peers[0], Verdict::Reject, Some(Reason::BadSignature), now);
-    manager.on_validation(peers[0], Verdict::Ignore, Some(Reason::AlreadySeen), now);
-    manager.on_validation(peers[0], Verdict::Reject, Some(Reason::BadSignature), now);
-    let counts = &manager.peer(&peers[0]).unwrap().validations;
-    assert_eq!(
-        (counts.accepted, counts.ignored, counts.rejected),
-        (1, 1, 2)
-    );
-    assert_eq!(counts.by_reason.get(&Reason::BadSignature), Some(&2));
-    assert_eq!(counts.by_reason.get(&Reason::AlreadySeen), Some(&1));
 }
 
 #[test]
