@@ -1,7 +1,10 @@
 //! The unsafe-block signer followed on a real L1 dev node (ganache 7 on loopback): the signer
 //! slot of `SystemConfig` is written with ganache's storage RPC, a node reads it (verified
-//! with `eth_getProof`), and a rotation A → B mid-run is picked up within seconds, with A's
-//! blocks accepted in grace until the first B block verifies and refused after.
+//! with `eth_getProof`), and a rotation A → B mid-run is picked up within seconds of the first B
+//! block (its unknown signer triggers an early read), with A's blocks accepted in grace until
+//! the first B block verifies and refused after, and no peer banned for relaying any of them.
+//! Also without L1: a node with a stale fixed signer bans none of the peers relaying the new
+//! signer's blocks, but still bans a peer sending a bad signature.
 
 mod common;
 
@@ -15,7 +18,7 @@ use futures::StreamExt;
 use libp2p::{multiaddr::Protocol, Multiaddr};
 use opmesh_discovery::NodeIdentity;
 use opmesh_gossip::{
-    builder::{BlockSpec, PayloadBuilder},
+    builder::{BlockSpec, InvalidKind, PayloadBuilder},
     unix_seconds,
     validation::SequencerKey,
     PayloadStream, PayloadVersion,
@@ -123,12 +126,13 @@ async fn follows_a_rotation_on_ganache_with_grace() {
     let (a, b) = (key("rotation signer A"), key("rotation signer B"));
     ganache.set_signer(SYSTEM_CONFIG, a.address()).await;
 
-    // The follower starts from a stale flag value and reads A from L1. The periodic reload is
-    // short here, as a stand-in for the ConfigUpdate log or the unknown-signer trigger.
+    // The follower starts from a stale flag value and reads A from L1 at start. The periodic
+    // reload stays at op-node's 10 minutes: what picks the rotation up below is the early
+    // re-read that a block from an unknown signer triggers.
     let mut config = node_config(Some(Address::repeat_byte(0x5a)));
     let mut l1 = L1SignerConfig::new(ganache.http_url(), SYSTEM_CONFIG);
     l1.l1_chain_id = Some(L1_CHAIN);
-    l1.reload_interval = Duration::from_secs(1);
+    assert_eq!(l1.reload_interval, Duration::from_secs(600));
     config.l1_signer = Some(l1);
     let (follower, mut payloads) = start(config).await;
     wait_signer(&follower, a.address(), Duration::from_secs(10)).await;
@@ -154,10 +158,17 @@ async fn follows_a_rotation_on_ganache_with_grace() {
         "A before the rotation"
     );
 
-    // Rotate on L1.
+    // Rotate on L1. The follower learns of it from the first B block: refused (its signer is
+    // unknown here yet), but it triggers an early L1 read.
     let changed_at = Instant::now();
     ganache.set_signer(SYSTEM_CONFIG, b.address()).await;
-    let picked = wait_signer(&follower, b.address(), Duration::from_secs(5)).await;
+    let h = pubr.publish(&b).await;
+    assert!(
+        !received(&mut payloads, h, Duration::from_millis(500)).await,
+        "B before the re-read"
+    );
+    let picked =
+        changed_at.elapsed() + wait_signer(&follower, b.address(), Duration::from_secs(5)).await;
     let set = follower.signers();
     let (previous, until) = set.grace().expect("A in grace");
     assert_eq!(previous, a.address());
@@ -196,9 +207,18 @@ async fn follows_a_rotation_on_ganache_with_grace() {
     let stats = follower.stats().await.expect("stats");
     assert_eq!(stats.accepted, 3, "{stats:?}");
     assert_eq!(
-        stats.rejected, 1,
-        "only A's block after the grace: {stats:?}"
+        stats.rejected, 2,
+        "B's block before the re-read and A's after the grace: {stats:?}"
     );
+    // Neither refusal depends on anything but this node's signer: the peer that relayed them
+    // keeps its score and its connection.
+    assert_eq!(stats.bans, 0, "{stats:?}");
+    let peers = follower.gossip().peers().await.expect("peers");
+    let relay = peers
+        .iter()
+        .find(|p| p.peer_id == publisher.peer_id())
+        .expect("the relay is still connected");
+    assert!(relay.gossip_score.is_some_and(|s| s >= 0.0), "{relay:?}");
 
     publisher.shutdown().await;
     follower.shutdown().await;
@@ -290,5 +310,113 @@ async fn wrong_l1_chain_or_empty_slot_keeps_the_last_signer() {
         "{status:?}"
     );
     assert_eq!(node.signer(), Some(signer));
+    node.shutdown().await;
+}
+
+/// Waits up to `within` for `check` on `node`'s stats; returns the last stats either way.
+async fn stats_until(
+    node: &NetworkHandle,
+    within: Duration,
+    check: impl Fn(&opmesh_gossip::GossipStats) -> bool,
+) -> opmesh_gossip::GossipStats {
+    let deadline = Instant::now() + within;
+    loop {
+        let stats = node.stats().await.expect("stats");
+        if check(&stats) || Instant::now() >= deadline {
+            return stats;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_signer_bans_no_relay_of_the_new_signer_but_still_bans_a_bad_signature() {
+    // The chain rotated from A to B; this node still has A, fixed (no --l1). A sequencer
+    // signing with B publishes through four relays that know B, as after a rotation.
+    let (stale, current) = (key("stale signer A"), key("current signer B"));
+    let (node, _payloads) = start(node_config(Some(stale.address()))).await;
+    let node_addr = dial_addr(&node).await;
+    let (sequencer, _sequencer_payloads) = start(node_config(Some(current.address()))).await;
+    let sequencer_addr = dial_addr(&sequencer).await;
+    let mut relays = Vec::new();
+    for _ in 0..4 {
+        let (relay, payloads) = start(node_config(Some(current.address()))).await;
+        relay.gossip().dial(node_addr.clone()).await.expect("dial");
+        relay
+            .gossip()
+            .dial(sequencer_addr.clone())
+            .await
+            .expect("dial");
+        relays.push((relay, payloads));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // 24 blocks of B, one every 500 ms (four times a 2 s chain's rate): every relay forwards
+    // them, this node refuses each as `wrong_signer`.
+    let mut pubr = Publisher {
+        handle: sequencer.clone(),
+        next: 0,
+    };
+    for _ in 0..24 {
+        pubr.publish(&current).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let stats = stats_until(&node, Duration::from_secs(5), |s| s.rejected >= 24).await;
+    eprintln!("stale node after the new signer's blocks: {stats:?}");
+    assert!(
+        stats.rejected >= 12,
+        "the relays delivered B's blocks: {stats:?}"
+    );
+    assert_eq!(stats.accepted, 0, "{stats:?}");
+    // Give a score-based ban its tick.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stats = node.stats().await.expect("stats");
+    assert_eq!(stats.bans, 0, "no relay banned: {stats:?}");
+    let peers = node.gossip().peers().await.expect("peers");
+    for (relay, _) in &relays {
+        let info = peers
+            .iter()
+            .find(|p| p.peer_id == relay.peer_id())
+            .expect("every relay still connected");
+        assert!(info.gossip_score.is_some_and(|s| s >= 0.0), "{info:?}");
+    }
+
+    // A bad signature is invalid for every node: its sender is banned, the relays stay.
+    let (attacker, _attacker_payloads) = start(node_config(Some(current.address()))).await;
+    attacker
+        .gossip()
+        .dial(node_addr.clone())
+        .await
+        .expect("dial");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let builder = PayloadBuilder::new(ChainConfig::new(CHAIN), current.clone());
+    let now = unix_seconds(SystemTime::now());
+    let version = PayloadVersion::for_timestamp(&builder.chain().forks, now);
+    let junk = builder.invalid(
+        InvalidKind::BadSignature,
+        version,
+        &BlockSpec::new(999, now, 1),
+    );
+    attacker
+        .gossip()
+        .publish_raw(version, junk)
+        .await
+        .expect("publish");
+    let stats = stats_until(&node, Duration::from_secs(10), |s| s.bans >= 1).await;
+    assert_eq!(
+        stats.bans, 1,
+        "the bad signature's sender banned: {stats:?}"
+    );
+    let peers = node.gossip().peers().await.expect("peers");
+    assert!(peers.iter().all(|p| p.peer_id != attacker.peer_id()));
+    for (relay, _) in &relays {
+        assert!(peers.iter().any(|p| p.peer_id == relay.peer_id()));
+    }
+
+    attacker.shutdown().await;
+    for (relay, _) in relays {
+        relay.shutdown().await;
+    }
+    sequencer.shutdown().await;
     node.shutdown().await;
 }
