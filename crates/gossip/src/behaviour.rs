@@ -9,10 +9,10 @@ use libp2p::{
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use opmesh_peers::GaterBehaviour;
+use opmesh_peers::{GaterBehaviour, PeersConfig};
 
 use crate::{
-    config::{gossipsub_config, GossipConfig},
+    config::{gossipsub_config, GossipConfig, LocalNode},
     reqresp::{PayloadServer, ReqRespSetupError},
     scoring::{light_peer_score_params, peer_score_thresholds, ScoringMode},
     transform::SnappyTransform,
@@ -53,9 +53,14 @@ pub enum BehaviourError {
 }
 
 impl Behaviour {
-    /// Builds the behaviour and subscribes to all four block topics.
-    pub fn new(config: &GossipConfig, topics: &BlockTopics) -> Result<Self, BehaviourError> {
-        let public_key = config.keypair.public();
+    /// Builds the behaviour of `node` and subscribes to all four block topics.
+    pub fn new(
+        node: &LocalNode,
+        config: &GossipConfig,
+        peers: &PeersConfig,
+        topics: &BlockTopics,
+    ) -> Result<Self, BehaviourError> {
+        let public_key = node.keypair.public();
         let identify = identify::Behaviour::new(
             identify::Config::new(String::new(), public_key)
                 .with_agent_version(config.agent_version.clone()),
@@ -78,7 +83,7 @@ impl Behaviour {
         if config.scoring == ScoringMode::Light {
             gossipsub
                 .with_peer_score(
-                    light_peer_score_params(config.chain.block_time, topics),
+                    light_peer_score_params(node.chain.block_time, topics),
                     peer_score_thresholds(),
                 )
                 .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
@@ -90,20 +95,20 @@ impl Behaviour {
         }
         // Room above peers.hi so inbound peers can arrive before trimming brings the count
         // back to peers.lo.
-        let hi = config.peer_limits.hi as u32;
+        let hi = peers.limits.hi as u32;
         let headroom = (hi / 2).max(5);
         let limits = ConnectionLimits::default()
             .with_max_established(Some(hi + headroom))
             .with_max_pending_incoming(Some(hi))
-            .with_max_pending_outgoing(Some(config.peer_limits.max_concurrent_dials as u32 * 4 + 8))
+            .with_max_pending_outgoing(Some(peers.limits.max_concurrent_dials as u32 * 4 + 8))
             .with_max_established_per_peer(Some(2));
         let payload_by_number = config
             .serve_payload_by_number
-            .then(|| PayloadServer::new(config.chain.chain_id, &config.req_resp))
+            .then(|| PayloadServer::new(node.chain.chain_id, &config.req_resp))
             .transpose()?
             .into();
         Ok(Self {
-            gater: GaterBehaviour::new(config.gater),
+            gater: GaterBehaviour::new(peers.gater),
             limits: connection_limits::Behaviour::new(limits),
             identify,
             ping: config.ping.then(ping::Behaviour::default).into(),
@@ -117,7 +122,7 @@ impl Behaviour {
 /// `opp2p_self` lists its own (`host.Mux().Protocols()`). gossipsub 0.50 keeps its protocol ids
 /// private, so they are listed here; a test compares the whole list with what a peer receives
 /// over identify, so a libp2p upgrade that changes them fails there.
-pub fn local_protocols(config: &GossipConfig) -> Vec<String> {
+pub fn local_protocols(config: &GossipConfig, chain_id: u64) -> Vec<String> {
     let mut protocols: Vec<String> = [
         "/meshsub/1.3.0",
         "/meshsub/1.2.0",
@@ -132,8 +137,8 @@ pub fn local_protocols(config: &GossipConfig) -> Vec<String> {
         protocols.push(ping::PROTOCOL_NAME.to_string());
     }
     if config.serve_payload_by_number {
-        protocols.push(crate::reqresp::op_node_protocol_id(config.chain.chain_id));
-        protocols.push(crate::reqresp::spec_protocol_id(config.chain.chain_id));
+        protocols.push(crate::reqresp::op_node_protocol_id(chain_id));
+        protocols.push(crate::reqresp::spec_protocol_id(chain_id));
     }
     protocols.sort();
     protocols

@@ -9,21 +9,17 @@ use libp2p::{
 };
 use opmesh_primitives::ChainConfig;
 
-use std::path::PathBuf;
+pub use opmesh_peers::{BanConfig, PeerLimits, PeersConfig};
 
-use opmesh_peers::GaterConfig;
-pub use opmesh_peers::{BanConfig, PeerLimits};
-
-/// Default capacity of the validated-payload stream (the one default for `payload_buffer`,
-/// used by `GossipConfig::new` and by the network crate's `NetworkConfig::new`).
+/// Default capacity of the validated-payload stream (the one default for `payload_buffer`).
 pub const DEFAULT_PAYLOAD_BUFFER: usize = 1024;
 
-/// Default dial timeout (`--p2p.timeout.dial`, op-node's 10 s).
-pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
+/// The dial timeout's one default lives with the peer knobs; re-exported for this path.
+pub use opmesh_peers::DEFAULT_DIAL_TIMEOUT;
 
 use crate::{
     message_id::gossip_message_id, reqresp::ReqRespConfig, scoring::ScoringMode,
-    validation::PipelineLimits, validation::SequencerKey, validation::Signers,
+    swarm::TransportKind, validation::PipelineLimits, validation::SequencerKey,
     validation::DEFAULT_TIMESTAMP_THRESHOLD, MAX_GOSSIP_SIZE,
 };
 
@@ -123,23 +119,56 @@ pub fn gossipsub_config(mesh: &MeshParams) -> Result<gossipsub::Config, String> 
         .map_err(|e| e.to_string())
 }
 
-/// Everything the gossip driver needs.
+/// Who this gossip node is and where it listens: the inputs of [`crate::GossipDriver::new`]
+/// that are not tuning knobs (the knobs are [`GossipConfig`] and `opmesh_peers::PeersConfig`; the
+/// live signer is a [`crate::validation::Signers`] argument).
 #[derive(Debug, Clone)]
-pub struct GossipConfig {
+pub struct LocalNode {
     /// The chain served.
     pub chain: ChainConfig,
     /// The node's libp2p identity.
     pub keypair: Keypair,
-    /// Addresses to listen on, e.g. `/ip4/0.0.0.0/tcp/9222`.
+    /// Addresses to listen on, e.g. `/ip4/0.0.0.0/tcp/9222` (`/memory/0` for
+    /// [`TransportKind::Memory`]).
     pub listen_addrs: Vec<Multiaddr>,
-    /// Mesh parameters.
+    /// The transport: TCP but in tests.
+    pub transport: TransportKind,
+}
+
+impl LocalNode {
+    /// A node of `chain` with `keypair`, listening over TCP on `listen_addrs`.
+    pub fn new(chain: ChainConfig, keypair: Keypair, listen_addrs: Vec<Multiaddr>) -> Self {
+        Self {
+            chain,
+            keypair,
+            listen_addrs,
+            transport: TransportKind::Tcp,
+        }
+    }
+
+    /// A node of `chain` with `keypair` on libp2p's in-process memory transport, listening on
+    /// a free `/memory/<port>`: for tests that run many nodes without sockets.
+    pub fn in_memory(chain: ChainConfig, keypair: Keypair) -> Self {
+        Self {
+            chain,
+            keypair,
+            listen_addrs: vec![Multiaddr::empty().with(libp2p::multiaddr::Protocol::Memory(0))],
+            transport: TransportKind::Memory,
+        }
+    }
+}
+
+/// The gossip knobs, plain data with op-node's defaults ([`GossipConfig::default`]): mesh,
+/// scoring, validation, publishing, protocols. Peer management has its own branch
+/// (`opmesh_peers::PeersConfig`); channels are constructor arguments, never fields here.
+#[derive(Debug, Clone)]
+pub struct GossipConfig {
+    /// `--p2p.gossip.mesh.*`.
     pub mesh: MeshParams,
-    /// Peer scoring mode.
+    /// `--p2p.scoring`.
     pub scoring: ScoringMode,
-    /// The unsafe-block signers (current, and previous during its grace period); changes of
-    /// the configured signer take effect on the next message.
-    pub signer: Signers,
-    /// The key this node signs blocks with when it publishes payloads as the sequencer.
+    /// `--p2p.sequencer.key`: the key this node signs blocks with when it publishes payloads
+    /// as the sequencer.
     pub sequencer_key: Option<SequencerKey>,
     /// Maximum block age (`--p2p.gossip.timestamp.threshold`).
     pub timestamp_threshold: Duration,
@@ -148,7 +177,7 @@ pub struct GossipConfig {
     /// Validation bounds: messages pending at once (beyond this, new messages are IGNOREd and
     /// counted), each peer's share of them, worker threads (the machine's cores).
     pub pipeline: PipelineLimits,
-    /// Identify agent version.
+    /// `--p2p.useragent`: the identify agent version (`opmesh/<version>`).
     pub agent_version: String,
     /// How long an idle connection is kept.
     pub idle_connection_timeout: Duration,
@@ -157,19 +186,6 @@ pub struct GossipConfig {
     /// Time an inbound connection has to finish its noise and yamux upgrade
     /// (`--p2p.timeout.accept`, 10 s).
     pub accept_timeout: Duration,
-    /// Peer-count targets.
-    pub peer_limits: PeerLimits,
-    /// Static peers (`--p2p.static`): multiaddrs ending in `/p2p/<id>`, dialed at start,
-    /// redialed when lost, protected from trimming and automatic bans.
-    pub static_peers: Vec<Multiaddr>,
-    /// Connection gater limits.
-    pub gater: GaterConfig,
-    /// Automatic bans.
-    pub bans: BanConfig,
-    /// Where the peerstore lives (`--p2p.peerstore.path`); `None` keeps it in memory.
-    pub peerstore_path: Option<PathBuf>,
-    /// Dial timeout (`--p2p.timeout.dial`, 10 s).
-    pub dial_timeout: Duration,
     /// How often peer targets, bans and the peerstore are maintained.
     pub maintenance_interval: Duration,
     /// Serve op-node's `payload_by_number` requests from recently validated blocks
@@ -177,28 +193,20 @@ pub struct GossipConfig {
     pub serve_payload_by_number: bool,
     /// Rate limits, timeouts and store bounds of the `payload_by_number` server.
     pub req_resp: ReqRespConfig,
-    /// How much of block validation runs ([`ValidationLevel::Full`] but in the network lab).
+    /// How much of block validation runs (`--p2p.gossip.validation`, hidden;
+    /// [`ValidationLevel::Full`] but in the network lab).
     pub validation: ValidationLevel,
     /// Seconds added to this node's clock when validating (0 but in the network lab's
-    /// skewed-clock scenario).
+    /// skewed-clock scenario; the hidden `--p2p.debug.clock-offset`).
     pub clock_offset_secs: i64,
 }
 
-impl GossipConfig {
-    /// A configuration with op-node's defaults for `chain`, listening on `listen_addrs`.
-    pub fn new(
-        chain: ChainConfig,
-        keypair: Keypair,
-        listen_addrs: Vec<Multiaddr>,
-        signer: impl Into<Signers>,
-    ) -> Self {
+impl Default for GossipConfig {
+    /// op-node's defaults.
+    fn default() -> Self {
         Self {
-            chain,
-            keypair,
-            listen_addrs,
             mesh: MeshParams::default(),
             scoring: ScoringMode::Light,
-            signer: signer.into(),
             sequencer_key: None,
             timestamp_threshold: DEFAULT_TIMESTAMP_THRESHOLD,
             payload_buffer: DEFAULT_PAYLOAD_BUFFER,
@@ -207,12 +215,6 @@ impl GossipConfig {
             idle_connection_timeout: Duration::from_secs(60),
             ping: true,
             accept_timeout: Duration::from_secs(10),
-            peer_limits: PeerLimits::default(),
-            static_peers: Vec::new(),
-            gater: GaterConfig::default(),
-            bans: BanConfig::default(),
-            peerstore_path: None,
-            dial_timeout: DEFAULT_DIAL_TIMEOUT,
             maintenance_interval: Duration::from_secs(1),
             serve_payload_by_number: true,
             req_resp: ReqRespConfig::default(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 use alloy_primitives::B256;
 use libp2p::{Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
-use opmesh_peers::{Denial, DialCandidate, KnownPeer};
+use opmesh_peers::{Denial, DialCandidate, KnownPeer, PeersConfig};
 use tokio::{
     sync::{broadcast, mpsc, oneshot, watch},
     task::JoinHandle,
@@ -16,7 +16,8 @@ use crate::{
     envelope::EnvelopeError,
     events::NetworkEvent,
     peers::{GossipStats, PeerInfo},
-    GossipConfig, GossipDriver, GossipSetupError, PayloadStream, PayloadVersion,
+    validation::Signers,
+    GossipConfig, GossipDriver, GossipSetupError, LocalNode, PayloadStream, PayloadVersion,
 };
 
 /// How long [`GossipHandle::dial`] waits for a connection (op-node's `connectPeer` uses 30 s).
@@ -267,8 +268,11 @@ impl GossipHandle {
 /// driver's task and the stream of validated payloads (the discovery crate's `spawn` has the
 /// same shape).
 pub fn spawn(
+    node: LocalNode,
+    signers: Signers,
     config: GossipConfig,
+    peers: PeersConfig,
 ) -> Result<(GossipHandle, JoinHandle<()>, PayloadStream), GossipSetupError> {
-    let (handle, driver, payloads) = GossipDriver::new(config)?;
+    let (handle, driver, payloads) = GossipDriver::new(node, signers, config, peers)?;
     Ok((handle, tokio::spawn(driver.run()), payloads))
 }

@@ -8,7 +8,8 @@
 //! - [`builder`]: valid and invalid block messages for tests, benchmarks and the devnet;
 //! - [`reqresp`]: the server side of op-node's `payload_by_number` req/resp protocol;
 //! - [`GossipDriver`] / [`GossipHandle`]: the libp2p swarm and the cheap handle that drives it
-//!   ([`spawn`] starts both).
+//!   ([`spawn`] starts both); the swarm is built in one place from a [`TransportKind`] (TCP, or
+//!   libp2p's memory transport for socket-free multi-node tests).
 #![deny(missing_docs)]
 
 mod bandwidth;
@@ -24,13 +25,14 @@ pub mod message_id;
 mod peers;
 pub mod reqresp;
 pub mod scoring;
+mod swarm;
 pub mod topic;
 pub mod transform;
 pub mod validation;
 
 pub use bandwidth::BandwidthCounters;
 pub use behaviour::BehaviourError;
-pub use config::{GossipConfig, MeshParams, ValidationLevel};
+pub use config::{GossipConfig, LocalNode, MeshParams, ValidationLevel};
 pub use driver::{
     unix_seconds, BlockLists, GateOp, GossipDriver, GossipSetupError, PayloadStream,
     ReceivedPayload,
@@ -40,10 +42,11 @@ pub use envelope::{EncodedBlock, EnvelopeError};
 pub use events::NetworkEvent;
 pub use handle::{spawn, DialReason, GossipError, GossipHandle, Published, DIAL_TIMEOUT};
 /// Peer management lives in `opmesh-peers`; re-exported so embedders keep one import path.
-pub use opmesh_peers::{BanConfig, DialCandidate, Direction, KnownPeer, PeerLimits};
+pub use opmesh_peers::{BanConfig, DialCandidate, Direction, KnownPeer, PeerLimits, PeersConfig};
 pub use peers::{GossipStats, PeerInfo};
 pub use reqresp::ReqRespConfig;
 pub use scoring::ScoringMode;
+pub use swarm::TransportKind;
 pub use topic::{block_topic, parse_block_topic, BlockTopics, PayloadVersion};
 pub use validation::{BlockValidator, Invalid, PayloadChecker, Reason, ValidatedBlock, Verdict};
 

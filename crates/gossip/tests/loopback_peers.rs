@@ -6,10 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use opmesh_gossip::GossipConfig;
 
-fn fast(config: &mut GossipConfig) {
-    config.maintenance_interval = Duration::from_millis(100);
+fn fast(config: &mut NodeSetup) {
+    config.gossip.maintenance_interval = Duration::from_millis(100);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

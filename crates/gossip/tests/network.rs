@@ -230,7 +230,7 @@ async fn dial_failures_carry_their_cause() {
 async fn identify_reports_the_agent_and_a_full_consumer_never_stalls_the_swarm() {
     let sequencer = spawn_node(true, |_| {}).await;
     // A consumer that never reads, with room for one payload.
-    let receiver = spawn_node(false, |c| c.payload_buffer = 1).await;
+    let receiver = spawn_node(false, |c| c.gossip.payload_buffer = 1).await;
     receiver.handle.dial(sequencer.addr.clone()).await.unwrap();
     wait_subscribed(&sequencer.handle, 1).await;
     wait_subscribed(&receiver.handle, 1).await;

@@ -17,7 +17,7 @@ use libp2p::{
     tcp, yamux, Multiaddr, PeerId, StreamProtocol, SwarmBuilder,
 };
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpExecutionPayloadV4};
-use opmesh_gossip::{builder::BlockSpec, BlockTopics, GossipConfig, PayloadVersion};
+use opmesh_gossip::{builder::BlockSpec, BlockTopics, PayloadVersion};
 use ssz::{Decode, Encode};
 use tokio::sync::{mpsc, oneshot};
 
@@ -390,8 +390,8 @@ async fn requests_over_the_peer_rate_are_delayed_not_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_that_would_wait_too_long_are_answered_with_result_3() {
-    let node = spawn_node(false, |c: &mut GossipConfig| {
-        c.req_resp.max_throttle_delay = Duration::from_millis(500);
+    let node = spawn_node(false, |c: &mut NodeSetup| {
+        c.gossip.req_resp.max_throttle_delay = Duration::from_millis(500);
     })
     .await;
     let client = Client::spawn();
@@ -421,8 +421,8 @@ async fn requests_that_would_wait_too_long_are_answered_with_result_3() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_req_resp_off_does_not_speak_the_protocol() {
-    let node = spawn_node(false, |c: &mut GossipConfig| {
-        c.serve_payload_by_number = false;
+    let node = spawn_node(false, |c: &mut NodeSetup| {
+        c.gossip.serve_payload_by_number = false;
     })
     .await;
     let client = Client::spawn();

@@ -8,11 +8,11 @@ use common::*;
 use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr};
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind},
-    DialCandidate, GateOp, GossipConfig, NetworkEvent, PayloadVersion, PeerLimits,
+    DialCandidate, GateOp, NetworkEvent, PayloadVersion, PeerLimits,
 };
 
-fn fast(config: &mut GossipConfig) {
-    config.maintenance_interval = Duration::from_millis(100);
+fn fast(config: &mut NodeSetup) {
+    config.gossip.maintenance_interval = Duration::from_millis(100);
 }
 
 fn tcp_addr(node: &TestNode) -> Multiaddr {
@@ -242,10 +242,10 @@ async fn bans_and_block_lists_survive_a_restart() {
     let path = dir.join("peerstore.json");
     let key = Keypair::generate_secp256k1();
     let blocked = libp2p::PeerId::random();
-    let with_store = |c: &mut GossipConfig| {
+    let with_store = |c: &mut NodeSetup| {
         fast(c);
-        c.keypair = key.clone();
-        c.peerstore_path = Some(path.clone());
+        c.node.keypair = key.clone();
+        c.peers.peerstore_path = Some(path.clone());
     };
     let node = spawn_node(false, with_store).await;
     node.handle.gate(GateOp::BlockPeer(blocked)).await.unwrap();
@@ -282,7 +282,7 @@ async fn discovered_peers_fill_up_to_lo_and_never_past_hi() {
         nodes.push(
             spawn_node(false, |c| {
                 fast(c);
-                c.peer_limits = limits;
+                c.peers.limits = limits;
             })
             .await,
         );
@@ -329,17 +329,17 @@ async fn a_static_peer_is_redialed_after_it_restarts_and_survives_trimming() {
         l.local_addr().unwrap().port()
     };
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
-    let static_config = |c: &mut GossipConfig| {
+    let static_config = |c: &mut NodeSetup| {
         fast(c);
-        c.keypair = key.clone();
-        c.listen_addrs = vec![listen.clone()];
+        c.node.keypair = key.clone();
+        c.node.listen_addrs = vec![listen.clone()];
     };
     let peer = spawn_node(false, static_config).await;
     let static_addr = peer.addr.clone();
     let hub = spawn_node(false, |c| {
         fast(c);
-        c.static_peers = vec![static_addr.clone()];
-        c.peer_limits = PeerLimits {
+        c.peers.static_peers = vec![static_addr.clone()];
+        c.peers.limits = PeerLimits {
             lo: 1,
             hi: 2,
             grace: Duration::from_millis(100),
@@ -403,7 +403,7 @@ async fn a_static_peer_is_redialed_after_it_restarts_and_survives_trimming() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_protocols_are_what_identify_announces() {
     for serve in [true, false] {
-        let a = spawn_node(false, |c| c.serve_payload_by_number = serve).await;
+        let a = spawn_node(false, |c| c.gossip.serve_payload_by_number = serve).await;
         let b = spawn_node(false, fast).await;
         b.handle.dial(a.addr.clone()).await.unwrap();
         let mut announced = Vec::new();

@@ -11,8 +11,8 @@ use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr, PeerId};
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind, PayloadBuilder},
     encoding::compress,
-    unix_seconds, EncodedBlock, GossipConfig, GossipHandle, MeshParams, NetworkEvent,
-    PayloadStream, PayloadVersion, ScoringMode, MAX_GOSSIP_SIZE,
+    unix_seconds, EncodedBlock, GossipConfig, GossipHandle, LocalNode, MeshParams, NetworkEvent,
+    PayloadStream, PayloadVersion, PeersConfig, ScoringMode, MAX_GOSSIP_SIZE,
 };
 use opmesh_primitives::ChainConfig;
 use serde::Serialize;
@@ -107,26 +107,29 @@ impl AttackNode {
     pub async fn spawn(chain_id: u64, ip: IpAddr) -> Result<Self, LabError> {
         let (_signer, signer_rx) = watch::channel(Some(sequencer_key().address()));
         let listen: Multiaddr = Multiaddr::from(ip).with(Protocol::Tcp(0));
-        let mut config = GossipConfig::new(
+        let node = LocalNode::new(
             ChainConfig::new(chain_id),
             Keypair::generate_secp256k1(),
             vec![listen],
-            signer_rx,
         );
-        config.mesh = MeshParams {
-            flood_publish: true,
-            ..MeshParams::default()
+        let config = GossipConfig {
+            mesh: MeshParams {
+                flood_publish: true,
+                ..MeshParams::default()
+            },
+            scoring: ScoringMode::None,
+            serve_payload_by_number: false,
+            ..GossipConfig::default()
         };
-        config.scoring = ScoringMode::None;
-        config.bans.enabled = false;
-        config.gater.redial_limit = None;
+        let mut peers = PeersConfig::default();
+        peers.bans.enabled = false;
+        peers.gater.redial_limit = None;
         // It takes every connection it can get and keeps it.
-        config.gater.max_inbound_per_ip = 10_000;
-        config.peer_limits.lo = 0;
-        config.peer_limits.hi = 10_000;
-        config.serve_payload_by_number = false;
-        let (handle, _task, payloads) =
-            opmesh_gossip::spawn(config).map_err(|e| LabError::Attacker(e.to_string()))?;
+        peers.gater.max_inbound_per_ip = 10_000;
+        peers.limits.lo = 0;
+        peers.limits.hi = 10_000;
+        let (handle, _task, payloads) = opmesh_gossip::spawn(node, signer_rx.into(), config, peers)
+            .map_err(|e| LabError::Attacker(e.to_string()))?;
         handle
             .listen_addrs()
             .await

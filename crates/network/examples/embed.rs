@@ -25,11 +25,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bootnode: Option<Bootnode> = args.next().map(|b| b.parse()).transpose()?;
 
     let mut config = NetworkConfig::new(ChainConfig::new(chain_id), NodeIdentity::generate());
-    config.listen_ip = Ipv4Addr::LOCALHOST.into();
-    config.tcp_port = 0;
-    config.udp_port = 0;
-    config.unsafe_block_signer = Some(signer);
-    config.bootnodes = bootnode.into_iter().collect();
+    config.listen.ip = Ipv4Addr::LOCALHOST.into();
+    config.listen.tcp_port = 0;
+    config.listen.udp_port = 0;
+    config.signer.unsafe_block_signer = Some(signer);
+    config.discovery.bootnodes = bootnode.into_iter().collect();
 
     let (network, mut payloads) = Network::builder(config).build()?.start().await?;
     println!("peer id {}", network.peer_id());

@@ -1,35 +1,48 @@
-//! Everything a network needs to start.
+//! Everything a network needs to start, as one tree of plain data: [`NetworkConfig`] holds the
+//! node's chain and identity, where it listens, and one branch per concern (`gossip`, `peers`,
+//! `discovery`, `signer`), each the owning crate's own type where there is one. Every knob has one
+//! default (the owning crate's) and [`NetworkConfig::validate`] checks the combinations.
+//! Channels are never part of it: the stack makes them when it starts.
 
 use std::{
     net::{IpAddr, Ipv4Addr},
-    path::PathBuf,
     time::Duration,
 };
 
 use alloy_primitives::Address;
 use libp2p::multiaddr::Protocol;
 use libp2p::Multiaddr;
-use opmesh_discovery::DiscoveryConfig;
-use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
-use opmesh_gossip::{
-    config::{DEFAULT_DIAL_TIMEOUT, DEFAULT_PAYLOAD_BUFFER},
-    validation::SequencerKey,
-    BanConfig, MeshParams, PeerLimits, ScoringMode, ValidationLevel,
-};
-use opmesh_peers::GaterConfig;
+use opmesh_discovery::{Bootnode, DiscoveryConfig, NetRestrict, NodeIdentity, TableLocation};
+use opmesh_gossip::GossipConfig;
+use opmesh_peers::PeersConfig;
 use opmesh_primitives::ChainConfig;
 
 use crate::l1_signer::L1SignerConfig;
 
-/// The settings of a P2P stack, with op-node's defaults.
+/// The settings of a P2P stack, with op-node's defaults ([`NetworkConfig::new`]).
 #[derive(Debug, Clone)]
 pub struct NetworkConfig {
     /// The chain served.
     pub chain: ChainConfig,
     /// The node key (libp2p peer id and discv5 node id).
     pub identity: NodeIdentity,
+    /// `--p2p.listen.*` and `--p2p.advertise.*`, shared by gossip (TCP) and discovery (UDP).
+    pub listen: ListenConfig,
+    /// Gossip: mesh, scoring, validation, sequencer key, protocols.
+    pub gossip: GossipConfig,
+    /// Peer management: peer-count targets, bans, gater, static peers, peerstore, dial timeout.
+    pub peers: PeersConfig,
+    /// discv5: on/off, bootnodes, table, netrestrict, lookup pacing.
+    pub discovery: DiscoverySettings,
+    /// The unsafe-block signer: starting value, rotation grace, L1 follower.
+    pub signer: SignerConfig,
+}
+
+/// Where the node listens and what it advertises (`--p2p.listen.*`, `--p2p.advertise.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenConfig {
     /// `--p2p.listen.ip` (0.0.0.0).
-    pub listen_ip: IpAddr,
+    pub ip: IpAddr,
     /// `--p2p.listen.tcp` (9222; 0 = any free port).
     pub tcp_port: u16,
     /// `--p2p.listen.udp` (9222; 0 = any free port).
@@ -40,12 +53,44 @@ pub struct NetworkConfig {
     pub advertise_tcp: Option<u16>,
     /// `--p2p.advertise.udp`.
     pub advertise_udp: Option<u16>,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            tcp_port: 9222,
+            udp_port: 9222,
+            advertise_ip: None,
+            advertise_tcp: None,
+            advertise_udp: None,
+        }
+    }
+}
+
+impl ListenConfig {
+    /// The gossip listen address, `/ip4|ip6/<ip>/tcp/<port>`.
+    pub fn tcp_multiaddr(&self) -> Multiaddr {
+        let mut addr = Multiaddr::empty();
+        addr.push(match self.ip {
+            IpAddr::V4(ip) => Protocol::Ip4(ip),
+            IpAddr::V6(ip) => Protocol::Ip6(ip),
+        });
+        addr.push(Protocol::Tcp(self.tcp_port));
+        addr
+    }
+}
+
+/// The discovery knobs the stack exposes; the rest of `opmesh_discovery::DiscoveryConfig` is
+/// derived from [`NetworkConfig::listen`], the chain and the bound TCP port when it starts.
+#[derive(Debug, Clone)]
+pub struct DiscoverySettings {
+    /// `--p2p.no-discovery` inverted: run discv5.
+    pub enabled: bool,
     /// `--p2p.bootnodes`.
     pub bootnodes: Vec<Bootnode>,
-    /// `--p2p.no-discovery` inverted: run discv5.
-    pub discovery: bool,
     /// `--p2p.discovery.path`.
-    pub discovery_table: TableLocation,
+    pub table: TableLocation,
     /// `--p2p.netrestrict`.
     pub netrestrict: Option<NetRestrict>,
     /// How often discovery runs a random lookup.
@@ -53,50 +98,70 @@ pub struct NetworkConfig {
     /// How often discovery runs a random lookup once gossip has `peers.lo` peers, and the
     /// longest back-off while lookups find nothing new.
     pub slow_lookup_interval: Duration,
-    /// `--p2p.static`.
-    pub static_peers: Vec<Multiaddr>,
-    /// `--p2p.peerstore.path` (`None` = in memory).
-    pub peerstore_path: Option<PathBuf>,
-    /// The unsafe-block signer; [`crate::NetworkHandle::set_signer`] changes it at runtime.
-    /// With [`NetworkConfig::l1_signer`] it is only the starting value.
+}
+
+impl Default for DiscoverySettings {
+    /// Discovery's own defaults, so each knob has one.
+    fn default() -> Self {
+        let defaults = DiscoveryConfig::new(0);
+        Self {
+            enabled: true,
+            bootnodes: Vec::new(),
+            table: defaults.table,
+            netrestrict: defaults.netrestrict,
+            lookup_interval: defaults.lookup_interval,
+            slow_lookup_interval: defaults.slow_lookup_interval,
+        }
+    }
+}
+
+impl DiscoverySettings {
+    /// The discovery driver's configuration for `chain_id`, listening as `listen` says and
+    /// advertising `bound_tcp` (the port gossip bound) unless `--p2p.advertise.tcp` is set.
+    pub fn driver_config(
+        &self,
+        chain_id: u64,
+        listen: &ListenConfig,
+        bound_tcp: u16,
+    ) -> DiscoveryConfig {
+        let mut disc = DiscoveryConfig::new(chain_id);
+        disc.listen_ip = listen.ip;
+        disc.listen_udp_port = listen.udp_port;
+        disc.advertise_ip = listen.advertise_ip;
+        disc.advertise_tcp_port = listen.advertise_tcp;
+        disc.advertise_udp_port = listen.advertise_udp;
+        disc.tcp_port = listen.advertise_tcp.unwrap_or(bound_tcp);
+        disc.bootnodes = self.bootnodes.clone();
+        disc.netrestrict = self.netrestrict.clone();
+        disc.lookup_interval = self.lookup_interval;
+        disc.slow_lookup_interval = self.slow_lookup_interval;
+        disc.table = self.table.clone();
+        disc
+    }
+}
+
+/// The unsafe-block signer: plain data; the live input is made at start and changed through
+/// [`crate::NetworkHandle::set_signer`] or the L1 follower.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignerConfig {
+    /// `--p2p.unsafe.block.signer` (or the `--network` preset's). With [`SignerConfig::l1`] it
+    /// is only the starting value.
     pub unsafe_block_signer: Option<Address>,
     /// `--p2p.unsafe.block.signer.grace` (3 h): how long the previous signer stays valid after
     /// a change, unless a block from the new one verifies first.
-    pub signer_grace: Duration,
+    pub grace: Duration,
     /// `--l1` and `--l1.runtime-config-reload-interval`: follow the signer on L1.
-    pub l1_signer: Option<L1SignerConfig>,
-    /// Seconds added to the clock blocks are validated at: 0 but in the network lab (the
-    /// hidden `--p2p.debug.clock-offset`).
-    pub clock_offset_secs: i64,
-    /// `--p2p.sequencer.key`.
-    pub sequencer_key: Option<SequencerKey>,
-    /// `--p2p.peers.lo/hi/grace`.
-    pub peer_limits: PeerLimits,
-    /// `--p2p.scoring`.
-    pub scoring: ScoringMode,
-    /// `--p2p.ban.*`.
-    pub bans: BanConfig,
-    /// Gater limits (`--p2p.redial`, per-IP inbound limit).
-    pub gater: GaterConfig,
-    /// `--p2p.gossip.mesh.*`.
-    pub mesh: MeshParams,
-    /// `--p2p.gossip.timestamp.threshold`.
-    pub timestamp_threshold: Duration,
-    /// `--p2p.timeout.dial`.
-    pub dial_timeout: Duration,
-    /// `--p2p.useragent`: the identify agent version (`None` = `opmesh/<version>`).
-    pub agent_version: Option<String>,
-    /// `--p2p.ping`.
-    pub ping: bool,
-    /// `--p2p.timeout.accept`.
-    pub accept_timeout: Duration,
-    /// Capacity of the validated-payload stream.
-    pub payload_buffer: usize,
-    /// `--p2p.sync.req-resp`: serve op-node's `payload_by_number` protocol.
-    pub serve_payload_by_number: bool,
-    /// `--p2p.gossip.validation` (hidden): how much of block validation runs; anything but
-    /// [`ValidationLevel::Full`] is for the network lab only.
-    pub validation: ValidationLevel,
+    pub l1: Option<L1SignerConfig>,
+}
+
+impl Default for SignerConfig {
+    fn default() -> Self {
+        Self {
+            unsafe_block_signer: None,
+            grace: opmesh_gossip::validation::DEFAULT_SIGNER_GRACE,
+            l1: None,
+        }
+    }
 }
 
 /// A bad combination of settings, naming the flag to change.
@@ -142,45 +207,16 @@ impl ConfigError {
 pub struct ConfigErrors(pub Vec<ConfigError>);
 
 impl NetworkConfig {
-    /// op-node's defaults for `chain` with `identity`.
+    /// op-node's defaults for `chain` with `identity`: each branch's own defaults.
     pub fn new(chain: ChainConfig, identity: NodeIdentity) -> Self {
-        // Discovery's own defaults, so each knob has one.
-        let discovery_defaults = DiscoveryConfig::new(chain.chain_id);
         Self {
             chain,
             identity,
-            listen_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            tcp_port: 9222,
-            udp_port: 9222,
-            advertise_ip: None,
-            advertise_tcp: None,
-            advertise_udp: None,
-            bootnodes: Vec::new(),
-            discovery: true,
-            discovery_table: TableLocation::Memory,
-            netrestrict: None,
-            lookup_interval: discovery_defaults.lookup_interval,
-            slow_lookup_interval: discovery_defaults.slow_lookup_interval,
-            static_peers: Vec::new(),
-            peerstore_path: None,
-            unsafe_block_signer: None,
-            signer_grace: opmesh_gossip::validation::DEFAULT_SIGNER_GRACE,
-            l1_signer: None,
-            clock_offset_secs: 0,
-            sequencer_key: None,
-            peer_limits: PeerLimits::default(),
-            scoring: ScoringMode::Light,
-            bans: BanConfig::default(),
-            gater: GaterConfig::default(),
-            mesh: MeshParams::default(),
-            timestamp_threshold: opmesh_gossip::validation::DEFAULT_TIMESTAMP_THRESHOLD,
-            dial_timeout: DEFAULT_DIAL_TIMEOUT,
-            agent_version: None,
-            ping: true,
-            accept_timeout: Duration::from_secs(10),
-            payload_buffer: DEFAULT_PAYLOAD_BUFFER,
-            serve_payload_by_number: true,
-            validation: ValidationLevel::Full,
+            listen: ListenConfig::default(),
+            gossip: GossipConfig::default(),
+            peers: PeersConfig::default(),
+            discovery: DiscoverySettings::default(),
+            signer: SignerConfig::default(),
         }
     }
 
@@ -188,14 +224,14 @@ impl NetworkConfig {
     /// its flag. [`crate::NetworkBuilder::build`] runs it too.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut errors = Vec::new();
-        let limits = &self.peer_limits;
+        let limits = &self.peers.limits;
         if limits.lo > limits.hi {
             errors.push(ConfigError::PeersLoAboveHi {
                 lo: limits.lo,
                 hi: limits.hi,
             });
         }
-        let mesh = &self.mesh;
+        let mesh = &self.gossip.mesh;
         if !(mesh.d_lo <= mesh.d && mesh.d <= mesh.d_hi) {
             errors.push(ConfigError::MeshOrder {
                 lo: mesh.d_lo,
@@ -203,7 +239,7 @@ impl NetworkConfig {
                 hi: mesh.d_hi,
             });
         }
-        for addr in &self.static_peers {
+        for addr in &self.peers.static_peers {
             if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
                 errors.push(ConfigError::StaticPeerWithoutId(addr.clone()));
             }
@@ -224,10 +260,10 @@ mod tests {
     fn validate_reports_every_problem_with_its_flag() {
         let mut config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
         assert_eq!(config.validate(), Ok(()));
-        config.peer_limits.lo = 40;
-        config.peer_limits.hi = 30;
-        config.mesh.d = 20;
-        config.static_peers = vec!["/ip4/127.0.0.1/tcp/9222".parse().unwrap()];
+        config.peers.limits.lo = 40;
+        config.peers.limits.hi = 30;
+        config.gossip.mesh.d = 20;
+        config.peers.static_peers = vec!["/ip4/127.0.0.1/tcp/9222".parse().unwrap()];
         let errors = config.validate().unwrap_err().0;
         let flags: Vec<_> = errors.iter().map(ConfigError::flag).collect();
         assert_eq!(
@@ -244,9 +280,42 @@ mod tests {
     fn one_default_per_knob() {
         let config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
         let discovery = DiscoveryConfig::new(901);
-        assert_eq!(config.payload_buffer, DEFAULT_PAYLOAD_BUFFER);
-        assert_eq!(config.dial_timeout, DEFAULT_DIAL_TIMEOUT);
-        assert_eq!(config.lookup_interval, discovery.lookup_interval);
-        assert_eq!(config.slow_lookup_interval, discovery.slow_lookup_interval);
+        assert_eq!(
+            config.gossip.payload_buffer,
+            opmesh_gossip::config::DEFAULT_PAYLOAD_BUFFER
+        );
+        assert_eq!(
+            config.peers.dial_timeout,
+            opmesh_peers::DEFAULT_DIAL_TIMEOUT
+        );
+        assert_eq!(
+            opmesh_peers::PeerManagerConfig::default().dial_timeout,
+            config.peers.dial_timeout
+        );
+        assert_eq!(config.discovery.lookup_interval, discovery.lookup_interval);
+        assert_eq!(
+            config.discovery.slow_lookup_interval,
+            discovery.slow_lookup_interval
+        );
+        assert_eq!(config.discovery.table, discovery.table);
+    }
+
+    #[test]
+    fn discovery_gets_the_listen_settings_and_the_bound_port() {
+        let mut config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
+        config.listen.ip = Ipv4Addr::LOCALHOST.into();
+        config.listen.udp_port = 30301;
+        let disc = config.discovery.driver_config(901, &config.listen, 40404);
+        assert_eq!(disc.chain_id, 901);
+        assert_eq!(disc.listen_ip, config.listen.ip);
+        assert_eq!(disc.listen_udp_port, 30301);
+        assert_eq!(disc.tcp_port, 40404);
+        config.listen.advertise_tcp = Some(9333);
+        let disc = config.discovery.driver_config(901, &config.listen, 40404);
+        assert_eq!(disc.tcp_port, 9333);
+        assert_eq!(
+            config.listen.tcp_multiaddr().to_string(),
+            "/ip4/127.0.0.1/tcp/9222"
+        );
     }
 }

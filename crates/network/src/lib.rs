@@ -20,7 +20,7 @@
 //! gossip listener; [`Network::start`] runs the gossip and discovery drivers and returns a
 //! [`NetworkHandle`] (publish, peers, block lists, signer updates) and the stream of validated
 //! payloads. [`RpcBackend`] serves the `opp2p_*` admin API from a handle. [`l1_signer`]
-//! follows the unsafe-block signer on L1 (`--l1`) when [`NetworkConfig::l1_signer`] is set.
+//! follows the unsafe-block signer on L1 (`--l1`) when [`SignerConfig::l1`] is set.
 #![deny(missing_docs)]
 
 mod bridge;
@@ -30,7 +30,9 @@ pub mod l1_signer;
 mod network;
 mod rpc_backend;
 
-pub use config::{ConfigError, ConfigErrors, NetworkConfig};
+pub use config::{
+    ConfigError, ConfigErrors, DiscoverySettings, ListenConfig, NetworkConfig, SignerConfig,
+};
 pub use handle::NetworkHandle;
 pub use network::{Network, NetworkBuilder, NetworkError};
 pub use rpc_backend::RpcBackend;

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use libp2p::{multiaddr::Protocol, Multiaddr};
-use opmesh_discovery::{DiscoveryConfig, DiscoverySetupError};
+use libp2p::multiaddr::Protocol;
+use opmesh_discovery::DiscoverySetupError;
 use opmesh_gossip::{
-    validation::Signers, GossipConfig, GossipDriver, GossipHandle, GossipSetupError, PayloadStream,
+    validation::Signers, GossipDriver, GossipHandle, GossipSetupError, LocalNode, PayloadStream,
 };
 use tokio::sync::{mpsc, watch};
 use tracing::info;
@@ -41,35 +41,20 @@ impl NetworkBuilder {
     pub fn build(self) -> Result<Network, NetworkError> {
         let config = self.config;
         config.validate()?;
-        let (signer, signer_rx) = watch::channel(config.unsafe_block_signer);
-        let signers = Signers::new(signer_rx, config.signer_grace);
-        let listen = tcp_multiaddr(&config);
-        let mut gossip = GossipConfig::new(
+        // The live signer input: the L1 follower and `NetworkHandle::set_signer` write it.
+        let (signer, signer_rx) = watch::channel(config.signer.unsafe_block_signer);
+        let signers = Signers::new(signer_rx, config.signer.grace);
+        let node = LocalNode::new(
             config.chain,
             config.identity.libp2p_keypair(),
-            vec![listen],
-            signers.clone(),
+            vec![config.listen.tcp_multiaddr()],
         );
-        gossip.sequencer_key = config.sequencer_key.clone();
-        gossip.mesh = config.mesh;
-        gossip.scoring = config.scoring;
-        gossip.timestamp_threshold = config.timestamp_threshold;
-        gossip.payload_buffer = config.payload_buffer;
-        gossip.peer_limits = config.peer_limits;
-        gossip.static_peers = config.static_peers.clone();
-        gossip.gater = config.gater;
-        gossip.bans = config.bans;
-        gossip.peerstore_path = config.peerstore_path.clone();
-        gossip.dial_timeout = config.dial_timeout;
-        gossip.accept_timeout = config.accept_timeout;
-        gossip.ping = config.ping;
-        if let Some(agent) = &config.agent_version {
-            gossip.agent_version = agent.clone();
-        }
-        gossip.clock_offset_secs = config.clock_offset_secs;
-        gossip.serve_payload_by_number = config.serve_payload_by_number;
-        gossip.validation = config.validation;
-        let (handle, driver, payloads) = GossipDriver::new(gossip)?;
+        let (handle, driver, payloads) = GossipDriver::new(
+            node,
+            signers.clone(),
+            config.gossip.clone(),
+            config.peers.clone(),
+        )?;
         Ok(Network {
             config,
             driver,
@@ -79,16 +64,6 @@ impl NetworkBuilder {
             signers,
         })
     }
-}
-
-fn tcp_multiaddr(config: &NetworkConfig) -> Multiaddr {
-    let mut addr = Multiaddr::empty();
-    addr.push(match config.listen_ip {
-        std::net::IpAddr::V4(ip) => Protocol::Ip4(ip),
-        std::net::IpAddr::V6(ip) => Protocol::Ip6(ip),
-    });
-    addr.push(Protocol::Tcp(config.tcp_port));
-    addr
 }
 
 /// A built, not yet running stack.
@@ -127,7 +102,7 @@ impl Network {
             signers,
         } = self;
         let signer = Arc::new(signer);
-        let l1_follower = config.l1_signer.clone().map(|l1| {
+        let l1_follower = config.signer.l1.clone().map(|l1| {
             crate::l1_signer::L1SignerFollower::spawn(l1, Arc::clone(&signer), signers.clone())
         });
         let (candidates_tx, candidates_rx) = mpsc::channel(256);
@@ -143,21 +118,13 @@ impl Network {
                 Protocol::Tcp(port) => Some(port),
                 _ => None,
             })
-            .unwrap_or(config.tcp_port);
+            .unwrap_or(config.listen.tcp_port);
 
-        let discovery = if config.discovery {
-            let mut disc = DiscoveryConfig::new(config.chain.chain_id);
-            disc.listen_ip = config.listen_ip;
-            disc.listen_udp_port = config.udp_port;
-            disc.advertise_ip = config.advertise_ip;
-            disc.advertise_tcp_port = config.advertise_tcp;
-            disc.advertise_udp_port = config.advertise_udp;
-            disc.tcp_port = config.advertise_tcp.unwrap_or(bound_tcp);
-            disc.bootnodes = config.bootnodes.clone();
-            disc.netrestrict = config.netrestrict.clone();
-            disc.lookup_interval = config.lookup_interval;
-            disc.slow_lookup_interval = config.slow_lookup_interval;
-            disc.table = config.discovery_table.clone();
+        let discovery = if config.discovery.enabled {
+            let disc =
+                config
+                    .discovery
+                    .driver_config(config.chain.chain_id, &config.listen, bound_tcp);
             let (discovery, _task, peers_rx) =
                 opmesh_discovery::spawn(disc, &config.identity).await?;
             tokio::spawn(bridge::discovered_to_candidates(peers_rx, candidates_tx));
@@ -171,7 +138,7 @@ impl Network {
             tokio::spawn(bridge::pace_discovery(
                 gossip.clone(),
                 discovery.clone(),
-                config.peer_limits.lo,
+                config.peers.limits.lo,
             ));
             Some(discovery)
         } else {

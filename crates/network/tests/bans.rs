@@ -14,10 +14,10 @@ use opmesh_primitives::ChainConfig;
 
 fn config(peerstore: &std::path::Path) -> NetworkConfig {
     let mut config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
-    config.listen_ip = Ipv4Addr::LOCALHOST.into();
-    config.tcp_port = 0;
-    config.udp_port = 0;
-    config.peerstore_path = Some(peerstore.to_path_buf());
+    config.listen.ip = Ipv4Addr::LOCALHOST.into();
+    config.listen.tcp_port = 0;
+    config.listen.udp_port = 0;
+    config.peers.peerstore_path = Some(peerstore.to_path_buf());
     config
 }
 

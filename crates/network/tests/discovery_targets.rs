@@ -16,17 +16,17 @@ fn config(
     hi: usize,
 ) -> NetworkConfig {
     let mut config = NetworkConfig::new(ChainConfig::new(chain_id), identity);
-    config.listen_ip = Ipv4Addr::LOCALHOST.into();
-    config.tcp_port = 0;
-    config.udp_port = 0;
-    config.lookup_interval = Duration::from_millis(300);
-    config.peer_limits = PeerLimits {
+    config.listen.ip = Ipv4Addr::LOCALHOST.into();
+    config.listen.tcp_port = 0;
+    config.listen.udp_port = 0;
+    config.discovery.lookup_interval = Duration::from_millis(300);
+    config.peers.limits = PeerLimits {
         lo,
         hi,
         grace: Duration::from_millis(500),
         ..PeerLimits::default()
     };
-    config.bootnodes = bootnodes;
+    config.discovery.bootnodes = bootnodes;
     config
 }
 
@@ -155,8 +155,8 @@ async fn a_restarted_node_keeps_its_identity_and_reconnects_from_its_table_witho
             2,
             4,
         );
-        c.discovery_table = TableLocation::Dir(dir.join("discovery"));
-        c.peerstore_path = Some(dir.join("peerstore.json"));
+        c.discovery.table = TableLocation::Dir(dir.join("discovery"));
+        c.peers.peerstore_path = Some(dir.join("peerstore.json"));
         c
     };
     let boot = start(config(901, NodeIdentity::generate(), vec![], 2, 4)).await;

@@ -38,11 +38,11 @@ fn key(name: &str) -> SequencerKey {
 
 fn node_config(signer: Option<Address>) -> NetworkConfig {
     let mut config = NetworkConfig::new(ChainConfig::new(CHAIN), NodeIdentity::generate());
-    config.listen_ip = Ipv4Addr::LOCALHOST.into();
-    config.tcp_port = 0;
-    config.udp_port = 0;
-    config.discovery = false;
-    config.unsafe_block_signer = signer;
+    config.listen.ip = Ipv4Addr::LOCALHOST.into();
+    config.listen.tcp_port = 0;
+    config.listen.udp_port = 0;
+    config.discovery.enabled = false;
+    config.signer.unsafe_block_signer = signer;
     config
 }
 
@@ -133,7 +133,7 @@ async fn follows_a_rotation_on_ganache_with_grace() {
     let mut l1 = L1SignerConfig::new(ganache.http_url(), SYSTEM_CONFIG);
     l1.l1_chain_id = Some(L1_CHAIN);
     assert_eq!(l1.reload_interval, Duration::from_secs(600));
-    config.l1_signer = Some(l1);
+    config.signer.l1 = Some(l1);
     let (follower, mut payloads) = start(config).await;
     wait_signer(&follower, a.address(), Duration::from_secs(10)).await;
     let status = follower.l1_follower().expect("following L1").status();
@@ -235,7 +235,7 @@ async fn unreachable_l1_keeps_the_last_signer() {
     let mut config = node_config(Some(signer));
     let mut l1 = L1SignerConfig::new(format!("http://127.0.0.1:{port}"), SYSTEM_CONFIG);
     l1.reload_interval = Duration::from_secs(1);
-    config.l1_signer = Some(l1);
+    config.signer.l1 = Some(l1);
     let (node, _payloads) = start(config).await;
     let follower = node.l1_follower().expect("following").clone();
     let mut status = follower.subscribe();
@@ -266,7 +266,7 @@ async fn wrong_l1_chain_or_empty_slot_keeps_the_last_signer() {
     let mut config = node_config(Some(signer));
     let mut l1 = L1SignerConfig::new(ganache.http_url(), SYSTEM_CONFIG);
     l1.l1_chain_id = Some(1);
-    config.l1_signer = Some(l1);
+    config.signer.l1 = Some(l1);
     let (node, _payloads) = start(config).await;
     let follower = node.l1_follower().unwrap().clone();
     let mut status = follower.subscribe();
@@ -290,7 +290,7 @@ async fn wrong_l1_chain_or_empty_slot_keeps_the_last_signer() {
 
     // Right chain, but nothing in the slot (wrong SystemConfig address).
     let mut config = node_config(Some(signer));
-    config.l1_signer = Some(L1SignerConfig::new(
+    config.signer.l1 = Some(L1SignerConfig::new(
         ganache.http_url(),
         Address::repeat_byte(9),
     ));

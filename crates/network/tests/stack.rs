@@ -19,19 +19,19 @@ use opmesh_rpc::{Connectedness, P2pBackend};
 fn config(bootnode: Option<Bootnode>, sequencer: bool) -> NetworkConfig {
     let key = SequencerKey::from_bytes(&keccak256(b"stack test sequencer").0).unwrap();
     let mut config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
-    config.listen_ip = Ipv4Addr::LOCALHOST.into();
-    config.tcp_port = 0;
-    config.udp_port = 0;
-    config.lookup_interval = Duration::from_millis(300);
-    config.peer_limits = PeerLimits {
+    config.listen.ip = Ipv4Addr::LOCALHOST.into();
+    config.listen.tcp_port = 0;
+    config.listen.udp_port = 0;
+    config.discovery.lookup_interval = Duration::from_millis(300);
+    config.peers.limits = PeerLimits {
         lo: 2,
         hi: 4,
         ..PeerLimits::default()
     };
-    config.bootnodes = bootnode.into_iter().collect();
-    config.unsafe_block_signer = Some(key.address());
+    config.discovery.bootnodes = bootnode.into_iter().collect();
+    config.signer.unsafe_block_signer = Some(key.address());
     if sequencer {
-        config.sequencer_key = Some(key);
+        config.gossip.sequencer_key = Some(key);
     }
     config
 }

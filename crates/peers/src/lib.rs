@@ -22,7 +22,7 @@ pub use denial::Denial;
 pub use gater::{Expired, GaterConfig, GaterState};
 pub use manager::{
     Action, BanCause, BanConfig, ConnectedPeer, DialCandidate, DialFailure, Direction, Enr,
-    Identified, KnownPeer, Now, PeerLimits, PeerManager, PeerManagerConfig, ValidationCounts,
-    CANDIDATE_BACKOFF_MAX, CANDIDATE_BACKOFF_MIN, MAX_CANDIDATES, MAX_KNOWN_PEERS,
-    UNVERIFIABLE_BURST, UNVERIFIABLE_PER_SEC,
+    Identified, KnownPeer, Now, PeerLimits, PeerManager, PeerManagerConfig, PeersConfig,
+    ValidationCounts, CANDIDATE_BACKOFF_MAX, CANDIDATE_BACKOFF_MIN, DEFAULT_DIAL_TIMEOUT,
+    MAX_CANDIDATES, MAX_KNOWN_PEERS, UNVERIFIABLE_BURST, UNVERIFIABLE_PER_SEC,
 };

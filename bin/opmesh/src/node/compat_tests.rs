@@ -284,17 +284,20 @@ fn udp_port_zero_is_the_tcp_port_and_advertise_zero_the_listen_port() {
         super::super::config::network_config(&parse(&flags).unwrap()).unwrap()
     };
     let c = config(&["--p2p.listen.tcp", "9003"]);
-    assert_eq!((c.tcp_port, c.udp_port), (9003, 9003));
+    assert_eq!((c.listen.tcp_port, c.listen.udp_port), (9003, 9003));
     let c = config(&[]);
-    assert_eq!((c.tcp_port, c.udp_port), (9222, 9222));
+    assert_eq!((c.listen.tcp_port, c.listen.udp_port), (9222, 9222));
     let c = config(&["--p2p.listen.tcp", "9003", "--p2p.listen.udp", "0"]);
-    assert_eq!(c.udp_port, 9003);
+    assert_eq!(c.listen.udp_port, 9003);
     let c = config(&["--p2p.listen.tcp", "9003", "--p2p.listen.udp", "9004"]);
-    assert_eq!(c.udp_port, 9004);
+    assert_eq!(c.listen.udp_port, 9004);
     let c = config(&["--p2p.advertise.tcp", "0", "--p2p.advertise.udp", "0"]);
-    assert_eq!((c.advertise_tcp, c.advertise_udp), (None, None));
+    assert_eq!(
+        (c.listen.advertise_tcp, c.listen.advertise_udp),
+        (None, None)
+    );
     let c = config(&["--p2p.advertise.tcp", "30303"]);
-    assert_eq!(c.advertise_tcp, Some(30303));
+    assert_eq!(c.listen.advertise_tcp, Some(30303));
 }
 
 /// The "op-node flags and environment variables" table of `docs/operator.md`.

@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use libp2p::Multiaddr;
 use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
 use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, PeerLimits};
-use opmesh_network::{l1_signer::L1SignerConfig, NetworkConfig};
-use opmesh_peers::GaterConfig;
+use opmesh_network::{
+    l1_signer::L1SignerConfig, DiscoverySettings, ListenConfig, NetworkConfig, SignerConfig,
+};
+use opmesh_peers::{GaterConfig, PeersConfig};
 
 use super::{key_file, CliError, NodeArgs};
 
@@ -83,48 +85,58 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     let discovery_table = TableLocation::from_flag(&args.discovery_path);
 
     let mut config = NetworkConfig::new(chain, identity);
-    config.listen_ip = args.listen_ip;
-    config.tcp_port = args.listen_tcp;
-    // op-node's documented semantics: UDP 0 = the TCP port, advertise 0 = the listen port.
-    config.udp_port = if args.listen_udp == 0 {
-        args.listen_tcp
-    } else {
-        args.listen_udp
+    config.listen = ListenConfig {
+        ip: args.listen_ip,
+        tcp_port: args.listen_tcp,
+        // op-node's documented semantics: UDP 0 = the TCP port, advertise 0 = the listen port.
+        udp_port: if args.listen_udp == 0 {
+            args.listen_tcp
+        } else {
+            args.listen_udp
+        },
+        advertise_ip: args.advertise_ip,
+        advertise_tcp: args.advertise_tcp.filter(|p| *p != 0),
+        advertise_udp: args.advertise_udp.filter(|p| *p != 0),
     };
-    config.advertise_ip = args.advertise_ip;
-    config.advertise_tcp = args.advertise_tcp.filter(|p| *p != 0);
-    config.advertise_udp = args.advertise_udp.filter(|p| *p != 0);
-    config.bootnodes = bootnodes;
-    config.discovery = !args.no_discovery;
-    config.discovery_table = discovery_table;
-    config.netrestrict = netrestrict;
-    config.static_peers = static_peers;
-    config.peerstore_path = peerstore_file(&args.peerstore_path);
-    config.unsafe_block_signer = args
-        .unsafe_block_signer
-        .or_else(|| resolved.preset.as_ref().and_then(|p| p.unsafe_block_signer));
-    config.signer_grace = args.signer_grace;
-    config.clock_offset_secs = args.clock_offset_secs;
-    config.l1_signer = l1_signer(args, &resolved)?;
-    config.sequencer_key = sequencer_key;
-    config.peer_limits = PeerLimits {
-        lo: args.peers_lo,
-        hi: args.peers_hi,
-        grace: args.peers_grace,
-        ..PeerLimits::default()
+    config.discovery = DiscoverySettings {
+        enabled: !args.no_discovery,
+        bootnodes,
+        table: discovery_table,
+        netrestrict,
+        ..DiscoverySettings::default()
     };
-    config.scoring = args.scoring;
-    config.bans = BanConfig {
-        enabled: args.ban_peers,
-        threshold: args.ban_threshold,
-        duration: args.ban_duration,
+    config.signer = SignerConfig {
+        unsafe_block_signer: args
+            .unsafe_block_signer
+            .or_else(|| resolved.preset.as_ref().and_then(|p| p.unsafe_block_signer)),
+        grace: args.signer_grace,
+        l1: l1_signer(args, &resolved)?,
     };
-    config.gater = GaterConfig {
-        redial_limit: (args.redial > 0).then_some(args.redial),
-        redial_period: args.redial_period,
-        ..GaterConfig::default()
+    config.peers = PeersConfig {
+        limits: PeerLimits {
+            lo: args.peers_lo,
+            hi: args.peers_hi,
+            grace: args.peers_grace,
+            ..PeerLimits::default()
+        },
+        bans: BanConfig {
+            enabled: args.ban_peers,
+            threshold: args.ban_threshold,
+            duration: args.ban_duration,
+        },
+        gater: GaterConfig {
+            redial_limit: (args.redial > 0).then_some(args.redial),
+            redial_period: args.redial_period,
+            ..GaterConfig::default()
+        },
+        static_peers,
+        peerstore_path: peerstore_file(&args.peerstore_path),
+        dial_timeout: args.dial_timeout,
     };
-    config.mesh = MeshParams {
+    let gossip = &mut config.gossip;
+    gossip.sequencer_key = sequencer_key;
+    gossip.scoring = args.scoring;
+    gossip.mesh = MeshParams {
         d: args.mesh_d,
         d_lo: args.mesh_lo,
         d_hi: args.mesh_dhi,
@@ -132,13 +144,15 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         flood_publish: args.flood_publish,
         ..MeshParams::default()
     };
-    config.timestamp_threshold = args.timestamp_threshold;
-    config.dial_timeout = args.dial_timeout;
-    config.serve_payload_by_number = args.sync_req_resp;
-    config.agent_version = args.useragent.clone().filter(|a| !a.trim().is_empty());
-    config.ping = args.ping;
-    config.accept_timeout = args.timeout_accept;
-    config.validation = args.gossip_validation;
+    gossip.timestamp_threshold = args.timestamp_threshold;
+    gossip.serve_payload_by_number = args.sync_req_resp;
+    if let Some(agent) = args.useragent.as_ref().filter(|a| !a.trim().is_empty()) {
+        gossip.agent_version = agent.clone();
+    }
+    gossip.ping = args.ping;
+    gossip.accept_timeout = args.timeout_accept;
+    gossip.validation = args.gossip_validation;
+    gossip.clock_offset_secs = args.clock_offset_secs;
     // The combinations (peers.lo <= peers.hi, mesh order, static peer ids): every problem,
     // each naming its flag.
     config.validate().map_err(|e| CliError(e.to_string()))?;

@@ -47,9 +47,9 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         .check()
         .map_err(|e| CliError::flag("--rpc.enable-admin", e))?;
     let config = config::network_config(&args)?;
-    let sequencer = config.sequencer_key.clone();
+    let sequencer = config.gossip.sequencer_key.clone();
     let chain = config.chain;
-    let agent = config.agent_version.clone();
+    let agent = config.gossip.agent_version.clone();
     if args.dev_blocks.is_some() && sequencer.is_none() {
         return Err(CliError::flag(
             "--dev.blocks",
@@ -75,23 +75,20 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         None
     };
 
-    if config.clock_offset_secs != 0 {
+    if config.gossip.clock_offset_secs != 0 {
         tracing::warn!(
-            offset_secs = config.clock_offset_secs,
+            offset_secs = config.gossip.clock_offset_secs,
             "--p2p.debug.clock-offset: blocks are validated against a skewed clock (lab use only)"
         );
     }
-    if config.validation == opmesh_gossip::ValidationLevel::None {
+    if config.gossip.validation == opmesh_gossip::ValidationLevel::None {
         tracing::warn!(
             "--p2p.gossip.validation none: blocks are decoded, not validated (lab use only)"
         );
     }
     let network = Network::builder(config).build().map_err(network_error)?;
     let (network, mut payloads) = network.start().await.map_err(network_error)?;
-    let mut backend = RpcBackend::new(network.clone());
-    if let Some(agent) = agent {
-        backend = backend.with_user_agent(agent);
-    }
+    let backend = RpcBackend::new(network.clone()).with_user_agent(agent);
     let rpc = match opmesh_rpc::start(rpc_config, Arc::new(backend.clone())).await {
         Ok(rpc) => rpc,
         Err(e) => {

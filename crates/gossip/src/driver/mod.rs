@@ -14,14 +14,11 @@ use std::{
 };
 
 use futures::StreamExt;
-use libp2p::{
-    core::{upgrade, Transport},
-    noise, tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
-};
+use libp2p::{Multiaddr, PeerId, Swarm};
 use op_alloy_rpc_types_engine::OpNetworkPayloadEnvelope;
 use opmesh_peers::{
     store::{self, StoreWriter},
-    DialCandidate, Now, PeerManager, PeerManagerConfig,
+    DialCandidate, Now, PeerManager, PeersConfig,
 };
 use opmesh_primitives::{ChainConfig, ForkSchedule};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -32,13 +29,14 @@ pub(crate) use commands::Command;
 pub use commands::{BlockLists, GateOp};
 
 use crate::{
-    bandwidth::{BandwidthCounters, CountingStream},
+    bandwidth::BandwidthCounters,
     behaviour::{Behaviour, BehaviourError},
-    config::GossipConfig,
+    config::{GossipConfig, LocalNode},
     events::NetworkEvent,
     handle::{GossipError, GossipHandle},
     peers::GossipStats,
-    validation::{PayloadChecker, SequencerKey, ValidationPipeline},
+    swarm::{self, UpgradeTimeouts},
+    validation::{PayloadChecker, SequencerKey, Signers, ValidationPipeline},
     BlockTopics, PayloadVersion,
 };
 
@@ -105,40 +103,33 @@ pub struct GossipDriver {
 }
 
 impl GossipDriver {
-    /// Builds the swarm, loads the peerstore, starts listening, and returns the handle, the
-    /// driver to run and the stream of validated payloads (same shape as the discovery
-    /// driver's `new`).
+    /// Builds the swarm of `node`, loads the peerstore, starts listening, and returns the
+    /// handle, the driver to run and the stream of validated payloads (same shape as the
+    /// discovery driver's `new`). `signers` is the live unsafe-block signer input; `config`
+    /// and `peers` are plain data.
     pub fn new(
+        node: LocalNode,
+        signers: Signers,
         config: GossipConfig,
+        peers: PeersConfig,
     ) -> Result<(GossipHandle, Self, PayloadStream), GossipSetupError> {
-        let topics = BlockTopics::new(config.chain.chain_id);
-        let behaviour = Behaviour::new(&config, &topics)?;
+        let topics = BlockTopics::new(node.chain.chain_id);
+        let behaviour = Behaviour::new(&node, &config, &peers, &topics)?;
         let bandwidth = BandwidthCounters::default();
-        let counters = bandwidth.clone();
-        let (dial_timeout, accept_timeout) = (config.dial_timeout, config.accept_timeout);
-        let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
-            .with_tokio()
-            .with_other_transport(move |key| {
-                let counters = counters.clone();
-                let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
-                    .map(move |stream, _| CountingStream::new(stream, counters.clone()));
-                let noise = noise::Config::new(key)
-                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
-                Ok(tcp
-                    .upgrade(upgrade::Version::V1)
-                    .authenticate(noise)
-                    .multiplex(yamux::Config::default())
-                    .outbound_timeout(dial_timeout)
-                    .inbound_timeout(accept_timeout))
-            })
-            .map_err(|e| GossipSetupError::Transport(e.to_string()))?
-            .with_behaviour(|_| behaviour)
-            .map_err(|e| GossipSetupError::Transport(e.to_string()))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_connection_timeout))
-            // The per-direction timeouts above decide; this outer bound only must not cut them.
-            .with_connection_timeout(config.dial_timeout.max(config.accept_timeout))
-            .build();
-        for addr in &config.listen_addrs {
+        let timeouts = UpgradeTimeouts {
+            dial: peers.dial_timeout,
+            accept: config.accept_timeout,
+        };
+        let transport =
+            swarm::transport(node.transport, &node.keypair, bandwidth.clone(), timeouts)?;
+        let mut swarm = swarm::build_swarm(
+            node.keypair.clone(),
+            transport,
+            behaviour,
+            config.idle_connection_timeout,
+            timeouts,
+        )?;
+        for addr in &node.listen_addrs {
             swarm
                 .listen_on(addr.clone())
                 .map_err(|e| GossipSetupError::Listen {
@@ -148,15 +139,8 @@ impl GossipDriver {
         }
 
         let now = Now::system();
-        let mut manager = PeerManager::new(
-            PeerManagerConfig {
-                limits: config.peer_limits,
-                bans: config.bans,
-                dial_timeout: config.dial_timeout,
-            },
-            *swarm.local_peer_id(),
-        );
-        for addr in &config.static_peers {
+        let mut manager = PeerManager::new(peers.manager(), *swarm.local_peer_id());
+        for addr in &peers.static_peers {
             let Some(libp2p::multiaddr::Protocol::P2p(peer)) = addr.iter().last() else {
                 return Err(GossipSetupError::StaticPeer(addr.clone()));
             };
@@ -165,7 +149,7 @@ impl GossipDriver {
             }
         }
 
-        let store = match &config.peerstore_path {
+        let store = match &peers.peerstore_path {
             Some(path) => {
                 let loaded = store::load(path);
                 if let Some(warning) = &loaded.warning {
@@ -195,7 +179,7 @@ impl GossipDriver {
             None => None,
         };
 
-        let checker = PayloadChecker::new(config.chain, config.signer.clone())
+        let checker = PayloadChecker::new(node.chain, signers)
             .with_timestamp_threshold(config.timestamp_threshold)
             .with_level(config.validation)
             .with_clock_offset(config.clock_offset_secs);
@@ -207,14 +191,14 @@ impl GossipDriver {
             commands_tx,
             listen_rx,
             *swarm.local_peer_id(),
-            crate::behaviour::local_protocols(&config),
+            crate::behaviour::local_protocols(&config, node.chain.chain_id),
             events.clone(),
         );
         let mut maintenance = tokio::time::interval(config.maintenance_interval);
         maintenance.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ChainConfig {
             chain_id, forks, ..
-        } = config.chain;
+        } = node.chain;
         let driver = Self {
             swarm,
             chain_id,

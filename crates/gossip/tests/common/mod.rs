@@ -8,7 +8,7 @@ use futures::StreamExt;
 use libp2p::{identity::Keypair, multiaddr::Protocol, Multiaddr, PeerId};
 use opmesh_gossip::{
     builder::PayloadBuilder, unix_seconds, validation::SequencerKey, GossipConfig, GossipHandle,
-    MeshParams, PayloadStream, ReceivedPayload,
+    LocalNode, MeshParams, PayloadStream, PeersConfig, ReceivedPayload,
 };
 use opmesh_primitives::ChainConfig;
 use tokio::sync::watch;
@@ -48,24 +48,43 @@ impl TestNode {
     }
 }
 
+/// What a test node is started with; the `configure` closure of [`spawn_node`] changes it.
+pub struct NodeSetup {
+    /// Chain, key and listen addresses.
+    pub node: LocalNode,
+    /// Gossip knobs.
+    pub gossip: GossipConfig,
+    /// Peer-management knobs.
+    pub peers: PeersConfig,
+}
+
 /// Starts a node on 127.0.0.1 with a short heartbeat; `sequencer` gives it the sequencer key.
-pub async fn spawn_node(sequencer: bool, configure: impl FnOnce(&mut GossipConfig)) -> TestNode {
+pub async fn spawn_node(sequencer: bool, configure: impl FnOnce(&mut NodeSetup)) -> TestNode {
     let (signer, signer_rx) = watch::channel(Some(sequencer_key().address()));
-    let mut config = GossipConfig::new(
-        ChainConfig::new(CHAIN_ID),
-        Keypair::generate_secp256k1(),
-        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        signer_rx,
-    );
-    config.mesh = MeshParams {
+    let mut setup = NodeSetup {
+        node: LocalNode::new(
+            ChainConfig::new(CHAIN_ID),
+            Keypair::generate_secp256k1(),
+            vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        ),
+        gossip: GossipConfig::default(),
+        peers: PeersConfig::default(),
+    };
+    setup.gossip.mesh = MeshParams {
         heartbeat: Duration::from_millis(100),
         ..MeshParams::default()
     };
     if sequencer {
-        config.sequencer_key = Some(sequencer_key());
+        setup.gossip.sequencer_key = Some(sequencer_key());
     }
-    configure(&mut config);
-    let (handle, _task, payloads) = opmesh_gossip::spawn(config).expect("driver starts");
+    configure(&mut setup);
+    let NodeSetup {
+        node,
+        gossip,
+        peers,
+    } = setup;
+    let (handle, _task, payloads) =
+        opmesh_gossip::spawn(node, signer_rx.into(), gossip, peers).expect("driver starts");
     let listen = handle.listen_addrs().await.expect("listening");
     let addr = listen[0]
         .clone()

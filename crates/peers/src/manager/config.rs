@@ -1,6 +1,15 @@
-//! The peer manager's knobs: peer-count targets and automatic bans.
+//! The peer-management knobs: peer-count targets, automatic bans, the gater, static peers and
+//! the peerstore ([`PeersConfig`], the `peers` branch of the network's config tree), and the
+//! part of them the sans-IO [`crate::PeerManager`] runs on ([`PeerManagerConfig`]).
 
-use std::time::Duration;
+use std::{path::PathBuf, time::Duration};
+
+use libp2p::Multiaddr;
+
+use crate::GaterConfig;
+
+/// Default dial timeout (`--p2p.timeout.dial`, op-node's 10 s): the one default for this knob.
+pub const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `--p2p.peers.lo`, `--p2p.peers.hi`, `--p2p.peers.grace`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +73,50 @@ impl Default for PeerManagerConfig {
         Self {
             limits: PeerLimits::default(),
             bans: BanConfig::default(),
-            dial_timeout: Duration::from_secs(10),
+            dial_timeout: DEFAULT_DIAL_TIMEOUT,
+        }
+    }
+}
+
+/// Who to connect to, keep, ban and remember: plain data, op-node's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeersConfig {
+    /// `--p2p.peers.lo`, `--p2p.peers.hi`, `--p2p.peers.grace`.
+    pub limits: PeerLimits,
+    /// `--p2p.ban.peers`, `--p2p.ban.threshold`, `--p2p.ban.duration`.
+    pub bans: BanConfig,
+    /// Connection gater limits (`--p2p.redial`, `--p2p.redial.period`, per-IP inbound limit).
+    pub gater: GaterConfig,
+    /// `--p2p.static`: multiaddrs ending in `/p2p/<id>`, dialed at start, redialed when lost,
+    /// protected from trimming and automatic bans.
+    pub static_peers: Vec<Multiaddr>,
+    /// `--p2p.peerstore.path`: the peerstore file; `None` keeps it in memory.
+    pub peerstore_path: Option<PathBuf>,
+    /// `--p2p.timeout.dial` (10 s): the transport's outbound upgrade timeout, and after twice
+    /// this a dial with no outcome counts as failed.
+    pub dial_timeout: Duration,
+}
+
+impl Default for PeersConfig {
+    fn default() -> Self {
+        Self {
+            limits: PeerLimits::default(),
+            bans: BanConfig::default(),
+            gater: GaterConfig::default(),
+            static_peers: Vec::new(),
+            peerstore_path: None,
+            dial_timeout: DEFAULT_DIAL_TIMEOUT,
+        }
+    }
+}
+
+impl PeersConfig {
+    /// The part the [`crate::PeerManager`] runs on.
+    pub const fn manager(&self) -> PeerManagerConfig {
+        PeerManagerConfig {
+            limits: self.limits,
+            bans: self.bans,
+            dial_timeout: self.dial_timeout,
         }
     }
 }

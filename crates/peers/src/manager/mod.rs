@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use libp2p::{swarm::ConnectionId, Multiaddr, PeerId};
 use opmesh_primitives::{Reason, Verdict};
 
-pub use config::{BanConfig, PeerLimits, PeerManagerConfig};
+pub use config::{BanConfig, PeerLimits, PeerManagerConfig, PeersConfig, DEFAULT_DIAL_TIMEOUT};
 pub use known::{Enr, KnownPeer, MAX_KNOWN_PEERS};
 pub use planner::{CANDIDATE_BACKOFF_MAX, CANDIDATE_BACKOFF_MIN, MAX_CANDIDATES};
 pub use table::{ConnectedPeer, Direction, Identified, ValidationCounts};
