@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use common::*;
 
+/// Real TCP on 127.0.0.1: these tests are about one shared IP.
 fn fast(config: &mut NodeSetup) {
+    tcp(config);
     config.gossip.maintenance_interval = Duration::from_millis(100);
 }
 

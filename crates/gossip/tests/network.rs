@@ -5,6 +5,7 @@ mod common;
 use std::{collections::HashMap, time::Duration};
 
 use common::*;
+use libp2p::multiaddr::Protocol;
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind},
     DialReason, GateOp, GossipError, PayloadVersion,
@@ -174,7 +175,7 @@ async fn publishing_needs_a_key_and_the_right_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dial_errors_are_typed() {
-    let node = spawn_node(false, |_| {}).await;
+    let node = spawn_node(false, tcp).await;
     let no_peer_id = "/ip4/127.0.0.1/tcp/1".parse().unwrap();
     assert!(matches!(
         node.handle.dial(no_peer_id).await,
@@ -196,8 +197,8 @@ async fn dial_errors_are_typed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dial_failures_carry_their_cause() {
-    let node = spawn_node(false, |_| {}).await;
-    let other = spawn_node(false, |_| {}).await;
+    let node = spawn_node(false, tcp).await;
+    let other = spawn_node(false, tcp).await;
     assert_eq!(
         node.handle.dial(node.addr.clone()).await,
         Err(GossipError::Dial(DialReason::SelfDial))
@@ -261,4 +262,21 @@ async fn identify_reports_the_agent_and_a_full_consumer_never_stalls_the_swarm()
         stats.accepted == 4 && stats.payloads_dropped == 3
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_run_on_the_memory_transport_unless_put_on_tcp() {
+    let memory = spawn_node(false, |_| {}).await;
+    let other = spawn_node(false, |_| {}).await;
+    let on_tcp = spawn_node(false, tcp).await;
+    assert!(matches!(memory.addr.iter().next(), Some(Protocol::Memory(port)) if port != 0));
+    assert!(matches!(on_tcp.addr.iter().next(), Some(Protocol::Ip4(ip)) if ip.is_loopback()));
+    // Memory nodes reach each other with the full noise + yamux upgrade and identify...
+    memory.handle.dial(other.addr.clone()).await.unwrap();
+    wait_subscribed(&memory.handle, 1).await;
+    // ...but not a TCP node: the two transports do not mix.
+    assert!(matches!(
+        memory.handle.dial(on_tcp.addr.clone()).await,
+        Err(GossipError::Dial(DialReason::Transport(_)))
+    ));
 }

@@ -1,5 +1,6 @@
-//! op-node's `payload_by_number` req/resp, served by real nodes over loopback and asked by a
-//! client that knows only the wire format: raw request bytes out, raw response bytes in.
+//! op-node's `payload_by_number` req/resp, served by real nodes (on libp2p's memory transport)
+//! and asked by a client that knows only the wire format: raw request bytes out, raw response
+//! bytes in.
 
 mod common;
 
@@ -9,12 +10,13 @@ use alloy_primitives::B256;
 use common::*;
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, StreamExt};
 use libp2p::{
+    core::{transport::MemoryTransport, upgrade},
     gossipsub::{self, MessageAuthenticity, ValidationMode},
     identity::Keypair,
     noise,
     request_response::{self, OutboundRequestId, ProtocolSupport},
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, StreamProtocol, SwarmBuilder,
+    yamux, Multiaddr, PeerId, StreamProtocol, SwarmBuilder, Transport,
 };
 use op_alloy_rpc_types_engine::{OpExecutionPayload, OpExecutionPayloadV4};
 use opmesh_gossip::{builder::BlockSpec, BlockTopics, PayloadVersion};
@@ -118,11 +120,12 @@ impl Client {
         };
         let mut swarm = SwarmBuilder::with_existing_identity(Keypair::generate_secp256k1())
             .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )
+            .with_other_transport(|key| {
+                MemoryTransport::default()
+                    .upgrade(upgrade::Version::V1)
+                    .authenticate(noise::Config::new(key).unwrap())
+                    .multiplex(yamux::Config::default())
+            })
             .unwrap()
             .with_behaviour(|_| {
                 let config = gossipsub::ConfigBuilder::default()

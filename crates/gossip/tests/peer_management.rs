@@ -15,7 +15,14 @@ fn fast(config: &mut NodeSetup) {
     config.gossip.maintenance_interval = Duration::from_millis(100);
 }
 
-fn tcp_addr(node: &TestNode) -> Multiaddr {
+/// For what needs real sockets: IP rules, a fixed port.
+fn fast_tcp(config: &mut NodeSetup) {
+    fast(config);
+    tcp(config);
+}
+
+/// The node's listen address without its `/p2p/<id>`.
+fn transport_addr(node: &TestNode) -> Multiaddr {
     node.addr
         .iter()
         .filter(|p| !matches!(p, Protocol::P2p(_)))
@@ -124,8 +131,8 @@ async fn a_peer_publishing_bad_signatures_is_banned_while_honest_blocks_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocked_ip_is_refused_before_the_handshake() {
-    let target = spawn_node(false, fast).await;
-    let dialer = spawn_node(false, fast).await;
+    let target = spawn_node(false, fast_tcp).await;
+    let dialer = spawn_node(false, fast_tcp).await;
     target
         .handle
         .gate(GateOp::BlockIp("127.0.0.1".parse::<IpAddr>().unwrap()))
@@ -293,7 +300,7 @@ async fn discovered_peers_fill_up_to_lo_and_never_past_hi() {
             if other.peer_id() != node.peer_id() {
                 let candidate = DialCandidate {
                     peer_id: other.peer_id(),
-                    addr: tcp_addr(other),
+                    addr: transport_addr(other),
                     enr: None,
                 };
                 node.handle.add_candidate(candidate).await.unwrap();
@@ -330,14 +337,14 @@ async fn a_static_peer_is_redialed_after_it_restarts_and_survives_trimming() {
     };
     let listen: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
     let static_config = |c: &mut NodeSetup| {
-        fast(c);
+        fast_tcp(c);
         c.node.keypair = key.clone();
         c.node.listen_addrs = vec![listen.clone()];
     };
     let peer = spawn_node(false, static_config).await;
     let static_addr = peer.addr.clone();
     let hub = spawn_node(false, |c| {
-        fast(c);
+        fast_tcp(c);
         c.peers.static_peers = vec![static_addr.clone()];
         c.peers.limits = PeerLimits {
             lo: 1,
@@ -364,7 +371,7 @@ async fn a_static_peer_is_redialed_after_it_restarts_and_survives_trimming() {
     // Crowd the hub past hi: trimming must spare the static peer.
     let mut crowd = Vec::new();
     for _ in 0..4 {
-        let node = spawn_node(false, fast).await;
+        let node = spawn_node(false, fast_tcp).await;
         // A dial reusing the listen port as its source can hit EADDRINUSE while parallel
         // tests churn ports on loopback; retry rather than fail on the environment.
         let mut dialed = false;

@@ -1,4 +1,5 @@
-//! Helpers for tests that run real gossip nodes on loopback.
+//! Helpers for tests that run real gossip nodes: on libp2p's in-process memory transport by
+//! default (no sockets), on TCP over 127.0.0.1 with [`tcp`].
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant, SystemTime};
@@ -58,15 +59,22 @@ pub struct NodeSetup {
     pub peers: PeersConfig,
 }
 
-/// Starts a node on 127.0.0.1 with a short heartbeat; `sequencer` gives it the sequencer key.
+/// Puts the node on TCP, listening on a free port of 127.0.0.1 (for what needs real sockets:
+/// IP rules, TCP dial errors, fixed ports), keeping its key.
+pub fn tcp(setup: &mut NodeSetup) {
+    setup.node = LocalNode::new(
+        setup.node.chain,
+        setup.node.keypair.clone(),
+        vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+    );
+}
+
+/// Starts a node on the memory transport with a short heartbeat (`configure` can put it on
+/// TCP with [`tcp`]); `sequencer` gives it the sequencer key.
 pub async fn spawn_node(sequencer: bool, configure: impl FnOnce(&mut NodeSetup)) -> TestNode {
     let (signer, signer_rx) = watch::channel(Some(sequencer_key().address()));
     let mut setup = NodeSetup {
-        node: LocalNode::new(
-            ChainConfig::new(CHAIN_ID),
-            Keypair::generate_secp256k1(),
-            vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        ),
+        node: LocalNode::in_memory(ChainConfig::new(CHAIN_ID), Keypair::generate_secp256k1()),
         gossip: GossipConfig::default(),
         peers: PeersConfig::default(),
     };
