@@ -9,7 +9,7 @@ use libp2p::{
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
 };
 
-use opmesh_peers::{GaterBehaviour, PeersConfig};
+use opmesh_peers::{GaterBehaviour, GaterConfig, PeersConfig};
 
 use crate::{
     config::{gossipsub_config, GossipConfig, LocalNode},
@@ -108,7 +108,10 @@ impl Behaviour {
             .transpose()?
             .into();
         Ok(Self {
-            gater: GaterBehaviour::new(peers.gater),
+            gater: GaterBehaviour::new(GaterConfig {
+                max_inbound_peers: Some(peers.limits.max_inbound()),
+                ..peers.gater
+            }),
             limits: connection_limits::Behaviour::new(limits),
             identify,
             ping: config.ping.then(ping::Behaviour::default).into(),

@@ -437,3 +437,69 @@ async fn local_protocols_are_what_identify_announces() {
         );
     }
 }
+
+/// Peers that dial us can hold at most `peers.hi - peers.lo / 2` slots: the rest stay for
+/// peers the node dials itself. A protected peer still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_peers_cannot_take_every_slot() {
+    let limits = |config: &mut GossipConfig| {
+        fast(config);
+        config.peer_limits = PeerLimits {
+            lo: 2,
+            hi: 3,
+            ..PeerLimits::default()
+        };
+    };
+    let target = spawn_node(false, limits).await;
+    // min_outbound = 1, so two peers may dial in.
+    let mut dialers = Vec::new();
+    for _ in 0..3 {
+        dialers.push(spawn_node(false, fast).await);
+    }
+    dialers[0]
+        .handle
+        .dial(target.addr.clone())
+        .await
+        .expect("first inbound");
+    dialers[1]
+        .handle
+        .dial(target.addr.clone())
+        .await
+        .expect("second inbound");
+    eventually(Duration::from_secs(5), "two inbound peers", || async {
+        target.handle.peers().await.unwrap().len() == 2
+    })
+    .await;
+    // The third is refused once its handshake tells who it is: whatever its dial reports,
+    // it ends up without the connection.
+    let _ = dialers[2].handle.dial(target.addr.clone()).await;
+    eventually(
+        Duration::from_secs(5),
+        "third dialer left alone",
+        || async { dialers[2].handle.peers().await.unwrap().is_empty() },
+    )
+    .await;
+    assert_eq!(target.handle.peers().await.unwrap().len(), 2);
+    // The target can still dial out to it: outbound slots are not taken by inbound peers.
+    target
+        .handle
+        .dial(dialers[2].addr.clone())
+        .await
+        .expect("outbound dial");
+    eventually(Duration::from_secs(5), "three peers", || async {
+        target.handle.peers().await.unwrap().len() == 3
+    })
+    .await;
+    // A protected peer is let in even when the inbound slots are full.
+    let friend = spawn_node(false, fast).await;
+    target
+        .handle
+        .gate(GateOp::Protect(friend.peer_id()))
+        .await
+        .unwrap();
+    friend
+        .handle
+        .dial(target.addr.clone())
+        .await
+        .expect("protected peer gets in");
+}

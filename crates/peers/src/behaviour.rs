@@ -167,7 +167,7 @@ impl NetworkBehaviour for GaterBehaviour {
         _remote: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         self.state
-            .check_peer(&peer, SystemTime::now())
+            .check_inbound_peer(&peer, SystemTime::now())
             .map_err(ConnectionDenied::new)?;
         Ok(dummy::ConnectionHandler)
     }
@@ -227,6 +227,9 @@ impl NetworkBehaviour for GaterBehaviour {
                 if let (true, false, Some(ip)) = (inbound, counted, ip) {
                     self.state.inbound_opened(ip);
                 }
+                if inbound {
+                    self.state.inbound_peer_opened(e.peer_id);
+                }
                 // Every connection counts, not only the first of a peer: a looping peer may
                 // keep one connection open while it churns another.
                 if inbound
@@ -261,6 +264,9 @@ impl NetworkBehaviour for GaterBehaviour {
                 if let Some(c) = self.connections.remove(&e.connection_id) {
                     if let (true, Some(ip)) = (c.inbound, c.ip) {
                         self.state.inbound_closed(ip);
+                    }
+                    if c.inbound {
+                        self.state.inbound_peer_closed(&c.peer);
                     }
                 }
             }

@@ -21,6 +21,8 @@ pub enum Denial {
     TooManyFromIp(IpAddr),
     /// The peer was dialed too often within the redial period.
     RedialLimit,
+    /// As many peers as allowed (the value) already hold inbound connections.
+    TooManyInbound(usize),
 }
 
 impl Denial {
@@ -34,6 +36,7 @@ impl Denial {
             Self::BlockedSubnet(_) => "blocked_subnet",
             Self::TooManyFromIp(_) => "too_many_from_ip",
             Self::RedialLimit => "redial_limit",
+            Self::TooManyInbound(_) => "too_many_inbound",
         }
     }
 }
@@ -48,6 +51,9 @@ impl fmt::Display for Denial {
             Self::BlockedSubnet(net) => write!(f, "IP is in blocked subnet {net}"),
             Self::TooManyFromIp(ip) => write!(f, "too many inbound connections from {ip}"),
             Self::RedialLimit => f.write_str("redial limit reached for this period"),
+            Self::TooManyInbound(max) => {
+                write!(f, "{max} peers already hold inbound connections")
+            }
         }
     }
 }

@@ -25,6 +25,11 @@ pub struct GaterConfig {
     pub reconnect_limit: Option<u32>,
     /// The window of `reconnect_limit`.
     pub reconnect_window: Duration,
+    /// Unprotected peers allowed to hold inbound connections at once; `None` = unlimited.
+    /// Below the peer total, so that peers which dial us can never take every slot and the
+    /// node always has room for peers it chose itself (the gossip node derives it from
+    /// `peers.hi`, see `PeerLimits::max_inbound`).
+    pub max_inbound_peers: Option<usize>,
 }
 
 impl Default for GaterConfig {
@@ -37,6 +42,7 @@ impl Default for GaterConfig {
             // spares connections younger than peers.grace (30 s): two a minute at most.
             reconnect_limit: Some(10),
             reconnect_window: Duration::from_secs(60),
+            max_inbound_peers: None,
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct GaterState {
     peer_bans: HashMap<PeerId, SystemTime>,
     ip_bans: HashMap<IpAddr, SystemTime>,
     inbound_per_ip: HashMap<IpAddr, usize>,
+    /// Open inbound connections per peer.
+    inbound_peers: HashMap<PeerId, usize>,
     dials: HashMap<PeerId, DialRecord>,
     reconnects: HashMap<PeerId, DialRecord>,
 }
@@ -131,6 +139,31 @@ impl GaterState {
             Some(until) if *until > now => Err(Denial::BannedPeer(*until)),
             _ => Ok(()),
         }
+    }
+
+    /// May an inbound connection from `peer`, its handshake done, be kept? The peer checks,
+    /// then the inbound cap: a peer that already holds an inbound connection, and protected
+    /// peers, are not counted against it.
+    pub fn check_inbound_peer(&self, peer: &PeerId, now: SystemTime) -> Result<(), Denial> {
+        self.check_peer(peer, now)?;
+        let Some(max) = self.config.max_inbound_peers else {
+            return Ok(());
+        };
+        if self.protected.contains(peer) || self.inbound_peers.contains_key(peer) {
+            return Ok(());
+        }
+        if self.inbound_peer_count() >= max {
+            return Err(Denial::TooManyInbound(max));
+        }
+        Ok(())
+    }
+
+    /// Unprotected peers holding an inbound connection now.
+    pub fn inbound_peer_count(&self) -> usize {
+        self.inbound_peers
+            .keys()
+            .filter(|p| !self.protected.contains(p))
+            .count()
     }
 
     /// Is `ip` allowed (blocked, banned, or in a blocked subnet)?
@@ -194,6 +227,21 @@ impl GaterState {
     /// An inbound connection from `ip` was established.
     pub fn inbound_opened(&mut self, ip: IpAddr) {
         *self.inbound_per_ip.entry(ip).or_default() += 1;
+    }
+
+    /// An inbound connection from `peer` was established.
+    pub fn inbound_peer_opened(&mut self, peer: PeerId) {
+        *self.inbound_peers.entry(peer).or_default() += 1;
+    }
+
+    /// An inbound connection from `peer` closed.
+    pub fn inbound_peer_closed(&mut self, peer: &PeerId) {
+        if let Some(n) = self.inbound_peers.get_mut(peer) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.inbound_peers.remove(peer);
+            }
+        }
     }
 
     /// An inbound connection from `ip` closed.
@@ -579,5 +627,43 @@ mod tests {
             ..GaterConfig::default()
         });
         assert!((0..100).all(|i| !unlimited.inbound_connection_from(looper, t(i))));
+    }
+
+    #[test]
+    fn inbound_peers_are_capped_but_protected_and_present_peers_pass() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut gater = GaterState::new(GaterConfig {
+            max_inbound_peers: Some(2),
+            ..GaterConfig::default()
+        });
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        for p in [a, b] {
+            assert_eq!(gater.check_inbound_peer(&p, now), Ok(()));
+            gater.inbound_peer_opened(p);
+        }
+        assert_eq!(
+            gater.check_inbound_peer(&c, now),
+            Err(Denial::TooManyInbound(2))
+        );
+        // A second connection of a peer already in is not a new peer.
+        assert_eq!(gater.check_inbound_peer(&a, now), Ok(()));
+        // Protected peers neither need a slot nor take one.
+        let friend = PeerId::random();
+        gater.protect(friend);
+        assert_eq!(gater.check_inbound_peer(&friend, now), Ok(()));
+        gater.inbound_peer_opened(friend);
+        assert_eq!(gater.inbound_peer_count(), 2);
+        // A slot frees when a peer's last inbound connection closes.
+        gater.inbound_peer_opened(a);
+        gater.inbound_peer_closed(&a);
+        assert!(gater.check_inbound_peer(&c, now).is_err());
+        gater.inbound_peer_closed(&a);
+        assert_eq!(gater.check_inbound_peer(&c, now), Ok(()));
+        // Bans still apply first.
+        gater.ban_peer(c, now + Duration::from_secs(60));
+        assert!(matches!(
+            gater.check_inbound_peer(&c, now),
+            Err(Denial::BannedPeer(_))
+        ));
     }
 }

@@ -24,5 +24,6 @@ pub use manager::{
     Action, BanCause, BanConfig, ConnectedPeer, DialCandidate, DialFailure, Direction, Enr,
     Identified, KnownPeer, Now, PeerLimits, PeerManager, PeerManagerConfig, PeersConfig,
     ValidationCounts, CANDIDATE_BACKOFF_MAX, CANDIDATE_BACKOFF_MIN, DEFAULT_DIAL_TIMEOUT,
-    MAX_CANDIDATES, MAX_KNOWN_PEERS, UNVERIFIABLE_BURST, UNVERIFIABLE_PER_SEC,
+    MAX_AGENT_LEN, MAX_CANDIDATES, MAX_KNOWN_PEERS, PERSIST_INTERVAL, UNVERIFIABLE_BURST,
+    UNVERIFIABLE_PER_SEC,
 };

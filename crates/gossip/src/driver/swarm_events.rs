@@ -196,13 +196,15 @@ impl GossipDriver {
             gossipsub::Event::Subscribed { peer_id, topic } => {
                 metrics::record_gossip_event(GossipEventType::Subscribed);
                 if let Some(v) = self.topics.version_of(&topic) {
-                    self.manager.on_topic(peer_id, v.topic_index(), true);
+                    self.manager
+                        .on_topic(peer_id, v.topic_index(), true, Now::system());
                 }
             }
             gossipsub::Event::Unsubscribed { peer_id, topic } => {
                 metrics::record_gossip_event(GossipEventType::Unsubscribed);
                 if let Some(v) = self.topics.version_of(&topic) {
-                    self.manager.on_topic(peer_id, v.topic_index(), false);
+                    self.manager
+                        .on_topic(peer_id, v.topic_index(), false, Now::system());
                 }
             }
             gossipsub::Event::SlowPeer { peer_id, .. } => {

@@ -24,6 +24,21 @@ pub struct PeerLimits {
     pub max_concurrent_dials: usize,
 }
 
+impl PeerLimits {
+    /// Outbound peers the node keeps dialing for even when inbound peers already fill
+    /// `lo`: half of `lo`. Peers it picked itself (from discovery or the peerstore) are the
+    /// ones an attacker who floods us with inbound connections does not control.
+    pub const fn min_outbound(&self) -> usize {
+        self.lo / 2
+    }
+
+    /// Peers that may hold inbound connections at once (protected peers not counted):
+    /// `hi` less [`Self::min_outbound`], so inbound peers can never take every slot.
+    pub const fn max_inbound(&self) -> usize {
+        self.hi.saturating_sub(self.min_outbound())
+    }
+}
+
 impl Default for PeerLimits {
     fn default() -> Self {
         Self {

@@ -14,6 +14,19 @@ pub type Enr = enr::Enr<enr::CombinedKey>;
 /// Most peer records kept; the least recently updated go first.
 pub const MAX_KNOWN_PEERS: usize = 2048;
 
+/// Longest agent string kept (bytes). Identify allows far longer ones; op-node's and kona's
+/// are under 100 bytes.
+pub const MAX_AGENT_LEN: usize = 256;
+
+/// `agent` cut to at most [`MAX_AGENT_LEN`] bytes on a character boundary.
+pub fn truncate_agent(agent: &str) -> String {
+    let mut end = agent.len().min(MAX_AGENT_LEN);
+    while !agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    agent[..end].to_string()
+}
+
 /// What is remembered about one peer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnownPeer {
@@ -59,7 +72,7 @@ impl KnownPeer {
                 .iter()
                 .filter_map(|a| a.parse().ok())
                 .collect(),
-            agent: record.agent,
+            agent: record.agent.as_deref().map(truncate_agent),
             updated: record.updated,
         }
     }

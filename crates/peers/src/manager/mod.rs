@@ -22,7 +22,7 @@ use libp2p::{swarm::ConnectionId, Multiaddr, PeerId};
 use opmesh_primitives::{Reason, Verdict};
 
 pub use config::{BanConfig, PeerLimits, PeerManagerConfig, PeersConfig, DEFAULT_DIAL_TIMEOUT};
-pub use known::{Enr, KnownPeer, MAX_KNOWN_PEERS};
+pub use known::{truncate_agent, Enr, KnownPeer, MAX_AGENT_LEN, MAX_KNOWN_PEERS};
 pub use planner::{CANDIDATE_BACKOFF_MAX, CANDIDATE_BACKOFF_MIN, MAX_CANDIDATES};
 pub use table::{ConnectedPeer, Direction, Identified, ValidationCounts};
 pub use unverifiable::{UNVERIFIABLE_BURST, UNVERIFIABLE_PER_SEC};
@@ -140,8 +140,18 @@ pub struct PeerManager {
     planner: ConnectionPlanner,
     known: KnownPeers,
     unverifiable: UnverifiableBlocks,
+    /// Known-peer records changed: written at most every [`PERSIST_INTERVAL`].
     dirty: bool,
+    /// Bans or the gater's lists changed: written at the next tick.
+    urgent: bool,
+    last_persist: Option<Instant>,
 }
+
+/// The least time between two peerstore writes for known-peer changes alone (identify,
+/// discovery, scores): on a busy node they change every second, and each write rewrites the
+/// whole file. Bans and block-list changes are written at the next tick regardless, and the
+/// driver writes everything on shutdown.
+pub const PERSIST_INTERVAL: Duration = Duration::from_secs(30);
 
 impl PeerManager {
     /// A manager for the node `local` with `config`.
@@ -154,6 +164,8 @@ impl PeerManager {
             known: KnownPeers::default(),
             unverifiable: UnverifiableBlocks::default(),
             dirty: false,
+            urgent: false,
+            last_persist: None,
         }
     }
 
@@ -207,10 +219,16 @@ impl PeerManager {
         record.updated = now.wall;
         self.dirty = true;
         self.planner.add_candidate(candidate, now.instant);
-        if self.table.len() >= self.config.limits.lo {
+        let outbound = self
+            .table
+            .iter()
+            .filter(|(_, s)| s.addresses().1 == Direction::Outbound)
+            .count();
+        let limits = &self.config.limits;
+        if self.table.len() >= limits.lo && outbound >= limits.min_outbound() {
             return Vec::new();
         }
-        // Below lo nothing is trimmed, so the plan holds dials only.
+        // Only the dials: trims wait for the tick, which knows the protected peers.
         let connected = self.connected_for_plan(None);
         dials(self.planner.plan(&connected, now.instant).dials)
     }
@@ -261,14 +279,18 @@ impl PeerManager {
         }
     }
 
-    /// Identify told what `peer` runs; the record keeps its agent.
+    /// Identify told what `peer` runs. A peer already on record (found by discovery, or on
+    /// our block topics) keeps its agent, truncated to [`MAX_AGENT_LEN`]; any other peer is
+    /// not recorded: whoever completes a handshake would otherwise grow the peerstore.
     pub fn on_identify(&mut self, peer: PeerId, info: Identified, now: Now) {
-        let record = self.known.entry(peer, now.wall);
-        record.agent = Some(info.agent_version.clone());
-        record.updated = now.wall;
-        self.dirty = true;
+        let agent = truncate_agent(&info.agent_version);
+        if let Some(record) = self.known.get_mut(&peer) {
+            record.agent = Some(agent.clone());
+            record.updated = now.wall;
+            self.dirty = true;
+        }
         if let Some(state) = self.table.get_mut(&peer) {
-            state.agent_version = Some(info.agent_version);
+            state.agent_version = Some(agent);
             state.protocol_version = Some(info.protocol_version);
             state.protocols = info.protocols;
         }
@@ -281,15 +303,30 @@ impl PeerManager {
         }
     }
 
-    /// `peer` subscribed to (or left) the block topic with index `topic`.
-    pub fn on_topic(&mut self, peer: PeerId, topic: u8, subscribed: bool) {
-        if let Some(state) = self.table.get_mut(&peer) {
-            if subscribed {
-                state.topics.insert(topic);
-            } else {
-                state.topics.remove(&topic);
-            }
+    /// `peer` subscribed to (or left) the block topic with index `topic`. A peer on our
+    /// topics is recorded (addresses and agent) so it can be redialed after a restart.
+    pub fn on_topic(&mut self, peer: PeerId, topic: u8, subscribed: bool, now: Now) {
+        let Some(state) = self.table.get_mut(&peer) else {
+            return;
+        };
+        if !subscribed {
+            state.topics.remove(&topic);
+            return;
         }
+        if !state.topics.insert(topic) || state.topics.len() > 1 {
+            return;
+        }
+        let (addresses, _) = state.addresses();
+        let agent = state.agent_version.clone();
+        let record = self.known.entry(peer, now.wall);
+        if record.addresses.is_empty() {
+            record.addresses = addresses;
+        }
+        if agent.is_some() {
+            record.agent = agent;
+        }
+        record.updated = now.wall;
+        self.dirty = true;
     }
 
     /// The gossip scores of connected peers, sampled now.
@@ -348,14 +385,14 @@ impl PeerManager {
     /// Bans of these peers ran out (the gater lifted them).
     pub fn on_bans_expired(&mut self, peers: &[PeerId]) -> Vec<Action> {
         if !peers.is_empty() {
-            self.dirty = true;
+            self.urgent = true;
         }
         peers.iter().map(|&peer| Action::Unban { peer }).collect()
     }
 
     /// The gater's persistent state changed (a block, a protection, an IP ban ran out).
     pub fn on_gater_changed(&mut self) {
-        self.dirty = true;
+        self.urgent = true;
     }
 
     /// Periodic upkeep: bans peers below the score threshold, dials towards `peers.lo`, trims
@@ -382,8 +419,13 @@ impl PeerManager {
                 .into_iter()
                 .map(|peer| Action::Disconnect { peer }),
         );
-        if self.dirty {
+        let due = self
+            .last_persist
+            .is_none_or(|at| now.instant.duration_since(at) >= PERSIST_INTERVAL);
+        if self.urgent || (self.dirty && due) {
+            self.urgent = false;
             self.dirty = false;
+            self.last_persist = Some(now.instant);
             actions.push(Action::Persist);
         }
         actions
@@ -402,7 +444,7 @@ impl PeerManager {
         if !self.config.bans.enabled || exempt || refused {
             return None;
         }
-        self.dirty = true;
+        self.urgent = true;
         Some(Action::Ban {
             peer,
             until: now.wall + self.config.bans.duration,
@@ -418,6 +460,7 @@ impl PeerManager {
                 since: state.connected_at,
                 score: state.score.unwrap_or(0.0),
                 protected: gater.is_some_and(|g| g.is_protected(peer)),
+                outbound: state.addresses().1 == Direction::Outbound,
             })
             .collect()
     }

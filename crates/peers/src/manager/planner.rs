@@ -17,6 +17,8 @@ pub(crate) struct Connected {
     pub since: Instant,
     pub score: f64,
     pub protected: bool,
+    /// We dialed it (its oldest open connection is outbound).
+    pub outbound: bool,
 }
 
 /// What to do now.
@@ -190,10 +192,21 @@ impl ConnectionPlanner {
             self.dialing.insert(*peer, now);
         }
 
+        // Towards `lo` in all, and towards `min_outbound` among peers we dialed ourselves even
+        // when inbound peers already fill `lo` (never past `hi`): peers that dial us could
+        // otherwise be all the node ever talks to.
+        let outbound = connected.iter().filter(|c| c.outbound).count();
+        let in_flight = self.dialing.len();
         let wanted = self
             .limits
             .lo
-            .saturating_sub(connected.len() + self.dialing.len());
+            .saturating_sub(connected.len() + in_flight)
+            .max(
+                self.limits
+                    .min_outbound()
+                    .saturating_sub(outbound + in_flight),
+            )
+            .min(self.limits.hi.saturating_sub(connected.len() + in_flight));
         let slots = self
             .limits
             .max_concurrent_dials

@@ -17,6 +17,17 @@ fn connected(n: usize, since: Instant) -> Vec<Connected> {
             since,
             score: i as f64,
             protected: false,
+            outbound: true,
+        })
+        .collect()
+}
+
+fn inbound(n: usize, since: Instant) -> Vec<Connected> {
+    connected(n, since)
+        .into_iter()
+        .map(|c| Connected {
+            outbound: false,
+            ..c
         })
         .collect()
 }
@@ -234,4 +245,50 @@ fn the_most_failed_candidate_is_forgotten_first() {
     }
     assert_eq!(planner.candidates_len(), MAX_CANDIDATES);
     assert!(planner.candidate_backoff(&failed.peer_id).is_none());
+}
+
+#[test]
+fn keeps_dialing_its_own_peers_when_inbound_peers_fill_lo() {
+    let now = Instant::now();
+    let mut planner = ConnectionPlanner::new(limits(10, 14), Duration::from_secs(10));
+    for _ in 0..20 {
+        planner.add_candidate(candidate(), now);
+    }
+    // Ten peers dialed us: lo is reached, but none of them is one we chose.
+    let peers = inbound(10, now);
+    let plan = planner.plan(&peers, now);
+    assert_eq!(
+        plan.dials.len(),
+        4,
+        "min_outbound (lo / 2 = 5), at most 4 at once"
+    );
+    assert!(plan.disconnects.is_empty());
+    // With the reservation met, lo reached: no more dials.
+    let mut mixed = inbound(10, now);
+    mixed.extend(connected(5, now));
+    let mut planner = ConnectionPlanner::new(limits(10, 16), Duration::from_secs(10));
+    for _ in 0..20 {
+        planner.add_candidate(candidate(), now);
+    }
+    assert!(planner.plan(&mixed, now).dials.is_empty());
+    // Never dials past hi for the reservation.
+    let mut planner = ConnectionPlanner::new(limits(10, 11), Duration::from_secs(10));
+    for _ in 0..20 {
+        planner.add_candidate(candidate(), now);
+    }
+    assert_eq!(
+        planner.plan(&inbound(10, now), now).dials.len(),
+        1,
+        "hi - connected"
+    );
+}
+
+#[test]
+fn inbound_cap_leaves_room_for_the_outbound_reservation() {
+    let l = limits(20, 30);
+    assert_eq!(l.min_outbound(), 10);
+    assert_eq!(l.max_inbound(), 20);
+    assert!(l.max_inbound() < l.hi);
+    // No peers wanted: nothing reserved, inbound may fill hi.
+    assert_eq!(limits(0, 5).max_inbound(), 5);
 }

@@ -343,3 +343,85 @@ fn stored_records_round_trip_typed_and_bad_strings_are_dropped() {
     assert_eq!(known.addresses, vec![addr(5)]);
     assert_eq!(known.enr, None);
 }
+
+fn identified(agent: &str) -> Identified {
+    Identified {
+        agent_version: agent.into(),
+        protocol_version: "ipfs/0.1.0".into(),
+        protocols: Vec::new(),
+    }
+}
+
+#[test]
+fn only_peers_on_our_topics_or_found_by_discovery_are_recorded() {
+    let now = t0();
+    let mut manager = PeerManager::new(config(0, 10), PeerId::random());
+    // A stranger completes the handshake and identify, but never joins our topics.
+    let stranger = PeerId::random();
+    manager.on_connected(
+        stranger,
+        ConnectionId::new_unchecked(1),
+        addr(1),
+        Direction::Inbound,
+        now,
+    );
+    manager.on_identify(stranger, identified("spammer/1"), now);
+    assert!(manager.known_peers().is_empty(), "not recorded");
+    assert_eq!(
+        manager
+            .peer(&stranger)
+            .and_then(|s| s.agent_version.clone()),
+        Some("spammer/1".to_string()),
+        "but listed while connected"
+    );
+    // Once it subscribes to a block topic it is recorded, with its address and agent.
+    manager.on_topic(stranger, 0, true, now);
+    manager.on_topic(stranger, 1, true, now);
+    let known = manager.known_peers();
+    assert_eq!(known.len(), 1);
+    assert_eq!(known[0].agent.as_deref(), Some("spammer/1"));
+    assert_eq!(known[0].addresses, vec![addr(1)]);
+}
+
+#[test]
+fn agents_are_truncated_on_a_character_boundary() {
+    let now = t0();
+    let mut manager = PeerManager::new(config(0, 10), PeerId::random());
+    let c = candidate(3);
+    manager.on_candidate(c.clone(), now);
+    manager.on_connected(
+        c.peer_id,
+        ConnectionId::new_unchecked(1),
+        addr(3),
+        Direction::Outbound,
+        now,
+    );
+    // 4 KiB of two-byte characters, as identify allows.
+    manager.on_identify(c.peer_id, identified(&"é".repeat(2048)), now);
+    let agent = manager.known_peers()[0].agent.clone().expect("agent");
+    assert!(agent.len() <= MAX_AGENT_LEN && agent.len() >= MAX_AGENT_LEN - 1);
+    assert!(agent.chars().all(|ch| ch == 'é'));
+    assert_eq!(truncate_agent("op-node/v1.9.0"), "op-node/v1.9.0");
+}
+
+#[test]
+fn record_changes_are_written_at_most_every_interval_but_bans_at_once() {
+    let now = t0();
+    let gater = GaterState::new(GaterConfig::default());
+    let mut manager = PeerManager::new(config(0, 10), PeerId::random());
+    manager.on_candidate(candidate(1), now);
+    assert_eq!(manager.tick(&gater, now), vec![Action::Persist]);
+    // More discoveries a second later: not written yet.
+    let soon = now.after(Duration::from_secs(1));
+    manager.on_candidate(candidate(2), soon);
+    assert!(manager.tick(&gater, soon).is_empty(), "debounced");
+    // A block-list change is written at the next tick.
+    manager.on_gater_changed();
+    assert_eq!(manager.tick(&gater, soon), vec![Action::Persist]);
+    // Records alone again: written once the interval has passed.
+    manager.on_candidate(candidate(3), soon);
+    let before = now.after(PERSIST_INTERVAL - Duration::from_millis(1));
+    assert!(manager.tick(&gater, before).is_empty());
+    let after = soon.after(PERSIST_INTERVAL);
+    assert_eq!(manager.tick(&gater, after), vec![Action::Persist]);
+}
