@@ -99,8 +99,6 @@ async fn every_node_gets_every_block() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "regressed at cb0a6ac (attacker dials return errors after the peer-manager/pipeline/handle refactor); \
-            under investigation, see the session note. Run with --ignored."]
 async fn every_invalid_message_attacker_is_banned_and_honest_blocks_flow() {
     let _serial = SERIAL.lock().await;
     let net = network("attack", 5, 500);
@@ -137,8 +135,8 @@ async fn every_invalid_message_attacker_is_banned_and_honest_blocks_flow() {
         if r.ban_expected {
             assert_eq!(
                 r.connected, r.victims,
-                "{}: attacker did not connect",
-                r.attack
+                "{}: attacker did not connect ({})",
+                r.attack, r.notes
             );
             assert_eq!(
                 r.banned, r.victims,

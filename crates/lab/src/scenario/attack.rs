@@ -337,16 +337,24 @@ async fn launch(
         targets.iter().map(|(v, addr)| {
             let handle = node.handle.clone();
             let addr = addr.clone();
-            async move { (*v, handle.dial(addr).await.is_ok()) }
+            async move { (*v, handle.dial(addr).await) }
         })
     });
-    for (v, ok) in futures::future::join_all(dials).await {
-        if ok {
-            accepted += 1;
-            connected.entry(v).or_insert_with(Instant::now);
+    let mut refusals = String::new();
+    for (v, result) in futures::future::join_all(dials).await {
+        match result {
+            Ok(_) => {
+                accepted += 1;
+                connected.entry(v).or_insert_with(Instant::now);
+            }
+            // Kept for the row: "did not connect" alone says nothing about why.
+            Err(e) if kind != AttackKind::ManyConnections => {
+                refusals.push_str(&format!("dial to victim {v} failed: {e}; "));
+            }
+            Err(_) => {}
         }
     }
-    let notes = Arc::new(std::sync::Mutex::new(String::new()));
+    let notes = Arc::new(std::sync::Mutex::new(refusals));
     if kind == AttackKind::ManyConnections {
         if let Ok(mut n) = notes.lock() {
             n.push_str(&format!(
