@@ -1,5 +1,6 @@
 //! One peer flooding expensive invalid messages cannot stop another peer's blocks: each peer
-//! has a bounded share of the validation pipeline (issue 12). Real swarms over loopback TCP.
+//! has a bounded share of the validation pipeline (issue 12). Real swarms over the memory
+//! transport, the real validator.
 
 mod common;
 
@@ -9,7 +10,7 @@ use common::*;
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind},
     validation::PipelineLimits,
-    GossipConfig, PayloadVersion, ScoringMode,
+    PayloadVersion, ScoringMode,
 };
 
 /// Messages the flooder sends in one burst: far more than the victim's whole pipeline.
@@ -21,10 +22,10 @@ async fn a_flooding_peer_cannot_starve_another_peers_blocks() {
     // worker with a small pipeline (16 pending, 4 per peer: the defaults' shape at a size a
     // debug build can overrun in a test), so the flood's backlog fills it: only the per-peer
     // share keeps room for the sequencer's blocks.
-    let mut victim = spawn_node(false, |config: &mut GossipConfig| {
-        config.scoring = ScoringMode::None;
-        config.bans.enabled = false;
-        config.pipeline = PipelineLimits {
+    let mut victim = spawn_node(false, |setup: &mut NodeSetup| {
+        setup.gossip.scoring = ScoringMode::None;
+        setup.peers.bans.enabled = false;
+        setup.gossip.pipeline = PipelineLimits {
             max_pending: 16,
             max_pending_per_peer: 4,
             workers: 1,
@@ -32,8 +33,8 @@ async fn a_flooding_peer_cannot_starve_another_peers_blocks() {
     })
     .await;
     let sequencer = spawn_node(true, |_| {}).await;
-    let flooder = spawn_node(false, |config: &mut GossipConfig| {
-        config.mesh.flood_publish = true;
+    let flooder = spawn_node(false, |setup: &mut NodeSetup| {
+        setup.gossip.mesh.flood_publish = true;
     })
     .await;
     sequencer.handle.dial(victim.addr.clone()).await.unwrap();

@@ -442,9 +442,9 @@ async fn local_protocols_are_what_identify_announces() {
 /// peers the node dials itself. A protected peer still gets in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_peers_cannot_take_every_slot() {
-    let limits = |config: &mut GossipConfig| {
+    let limits = |config: &mut NodeSetup| {
         fast(config);
-        config.peer_limits = PeerLimits {
+        config.peers.limits = PeerLimits {
             lo: 2,
             hi: 3,
             ..PeerLimits::default()
