@@ -15,7 +15,7 @@ use crate::{
     driver::{BlockLists, Command, GateOp},
     envelope::EnvelopeError,
     events::NetworkEvent,
-    peers::{GossipStats, PeerInfo},
+    peers::{GossipPeer, GossipStats},
     validation::Signers,
     GossipConfig, GossipDriver, GossipSetupError, LocalNode, PayloadStream, PayloadVersion,
 };
@@ -227,7 +227,7 @@ impl GossipHandle {
     }
 
     /// The connected peers.
-    pub async fn peers(&self) -> Result<Vec<PeerInfo>, GossipError> {
+    pub async fn peers(&self) -> Result<Vec<GossipPeer>, GossipError> {
         self.request(|reply| Command::Peers { reply }).await
     }
 

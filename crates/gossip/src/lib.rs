@@ -43,7 +43,7 @@ pub use events::NetworkEvent;
 pub use handle::{spawn, DialReason, GossipError, GossipHandle, Published, DIAL_TIMEOUT};
 /// Peer management lives in `opmesh-peers`; re-exported so embedders keep one import path.
 pub use opmesh_peers::{BanConfig, DialCandidate, Direction, KnownPeer, PeerLimits, PeersConfig};
-pub use peers::{GossipStats, PeerInfo};
+pub use peers::{GossipPeer, GossipStats};
 pub use reqresp::ReqRespConfig;
 pub use scoring::ScoringMode;
 pub use swarm::TransportKind;

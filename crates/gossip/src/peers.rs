@@ -1,5 +1,10 @@
-//! A connected peer as the handle reports it, and the driver's counters. The peers
-//! themselves are tracked by the peer manager (`opmesh_peers::PeerManager`).
+//! A connected peer as the handle reports it ([`GossipPeer`]), and the driver's counters. The
+//! peers themselves are tracked by the peer manager (`opmesh_peers::PeerManager`).
+//!
+//! `GossipPeer` is the runtime view (optional fields stay optional, the score is `None` when
+//! scoring is off, each subscribed topic version is listed). The one `PeerInfo` is op-node's
+//! JSON record in `opmesh-rpc` (it also describes peers known only from the peerstore); the
+//! network crate's RPC backend, the one crate that sees both, converts one into the other.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,9 +13,10 @@ use opmesh_peers::{ConnectedPeer, Direction};
 
 use crate::PayloadVersion;
 
-/// A connected peer, as [`crate::GossipHandle::peers`] reports it.
+/// A connected peer, as [`crate::GossipHandle::peers`] reports it (op-node's JSON shape of a
+/// peer is `opmesh_rpc::PeerInfo`, built from this by the network crate).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PeerInfo {
+pub struct GossipPeer {
     /// Peer id.
     pub peer_id: PeerId,
     /// Remote addresses of the open connections.
@@ -72,7 +78,7 @@ pub struct GossipStats {
     pub bytes_out: u64,
 }
 
-impl PeerInfo {
+impl GossipPeer {
     /// A connected peer as the peer manager holds it, with its current gossip score.
     pub(crate) fn from_connected(
         peer_id: PeerId,

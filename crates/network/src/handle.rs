@@ -8,7 +8,7 @@ use op_alloy_rpc_types_engine::{OpExecutionPayload, OpNetworkPayloadEnvelope};
 use opmesh_discovery::{DiscoveryHandle, Enr, NodeId};
 use opmesh_gossip::validation::{SignerSet, Signers};
 use opmesh_gossip::{
-    BlockLists, GateOp, GossipError, GossipHandle, GossipStats, PeerInfo, Published,
+    BlockLists, GateOp, GossipError, GossipHandle, GossipPeer, GossipStats, Published,
 };
 use opmesh_primitives::ChainConfig;
 use tokio::sync::watch;
@@ -95,7 +95,7 @@ impl NetworkHandle {
     }
 
     /// Connected peers.
-    pub async fn peers(&self) -> Result<Vec<PeerInfo>, GossipError> {
+    pub async fn peers(&self) -> Result<Vec<GossipPeer>, GossipError> {
         self.gossip.peers().await
     }
 

@@ -6,13 +6,13 @@ use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
 use opmesh_discovery::node_id_from_peer_id;
 use opmesh_gossip::{
-    validation::compute_block_hash, Direction, GateOp, GossipError, PayloadVersion, PeerInfo,
+    validation::compute_block_hash, Direction, GateOp, GossipError, GossipPeer, PayloadVersion,
     ReceivedPayload,
 };
 use opmesh_peers::KnownPeer;
 use opmesh_rpc::{
-    BackendError, Connectedness, P2pBackend, PeerCount, PeerDump, PeerInfo as RpcPeerInfo,
-    PeerStats, UnsafePayloadNotification,
+    BackendError, Connectedness, P2pBackend, PeerCount, PeerDump, PeerInfo, PeerStats,
+    UnsafePayloadNotification,
 };
 use tokio::sync::broadcast;
 use tracing::warn;
@@ -67,7 +67,7 @@ impl RpcBackend {
         }
     }
 
-    fn rpc_peer(&self, peer: PeerInfo, protected: bool) -> RpcPeerInfo {
+    fn rpc_peer(&self, peer: GossipPeer, protected: bool) -> PeerInfo {
         let mut info = peer_info(peer.peer_id, peer.addresses);
         info.user_agent = peer.agent_version.unwrap_or_default();
         info.protocol_version = peer.protocol_version.unwrap_or_default();
@@ -92,7 +92,7 @@ impl RpcBackend {
 }
 
 /// A peerstore record as op-node reports a peer it is not connected to.
-fn stored_peer(record: KnownPeer, protected: bool) -> RpcPeerInfo {
+fn stored_peer(record: KnownPeer, protected: bool) -> PeerInfo {
     let mut info = peer_info(record.peer, record.addresses);
     info.user_agent = record.agent.unwrap_or_default();
     info.enr = record.enr.map(|e| e.to_base64()).unwrap_or_default();
@@ -104,8 +104,8 @@ fn stored_peer(record: KnownPeer, protected: bool) -> RpcPeerInfo {
 }
 
 /// A peer's RPC record with its node id and addresses (each ending in `/p2p/<peer>`).
-fn peer_info(peer: PeerId, addresses: impl IntoIterator<Item = Multiaddr>) -> RpcPeerInfo {
-    let mut info = RpcPeerInfo::new(peer);
+fn peer_info(peer: PeerId, addresses: impl IntoIterator<Item = Multiaddr>) -> PeerInfo {
+    let mut info = PeerInfo::new(peer);
     if let Some(node_id) = node_id_from_peer_id(&peer) {
         info.node_id = node_id.raw();
     }
@@ -140,9 +140,9 @@ impl RpcBackend {
 }
 
 impl P2pBackend for RpcBackend {
-    async fn self_info(&self) -> Result<RpcPeerInfo, BackendError> {
+    async fn self_info(&self) -> Result<PeerInfo, BackendError> {
         let gossip = self.network.gossip();
-        let mut info = RpcPeerInfo::new(self.network.peer_id());
+        let mut info = PeerInfo::new(self.network.peer_id());
         info.node_id = self.network.node_id().raw();
         info.user_agent = self.user_agent.clone();
         info.enr = self

@@ -15,7 +15,7 @@ use crate::{
     encoding::decode_frame,
     envelope::{check_version, EncodedBlock},
     handle::{DialReason, GossipError, Published},
-    peers::{GossipStats, PeerInfo},
+    peers::{GossipPeer, GossipStats},
     PayloadVersion,
 };
 
@@ -95,7 +95,7 @@ pub(crate) enum Command {
         candidate: DialCandidate,
     },
     Peers {
-        reply: Reply<Vec<PeerInfo>>,
+        reply: Reply<Vec<GossipPeer>>,
     },
     KnownPeers {
         reply: Reply<Vec<KnownPeer>>,
@@ -179,7 +179,7 @@ impl GossipDriver {
                 let peers = self
                     .manager
                     .connected()
-                    .map(|(p, s)| PeerInfo::from_connected(*p, s, gossipsub.peer_score(p)))
+                    .map(|(p, s)| GossipPeer::from_connected(*p, s, gossipsub.peer_score(p)))
                     .collect();
                 let _ = reply.send(peers);
             }
