@@ -26,6 +26,9 @@ pub enum LabCommand {
     Churn(ChurnArgs),
     /// Split the network in two and heal it (always in network namespaces: --netns implied).
     Partition(PartitionArgs),
+    /// Restart some nodes with a stale unsafe-block signer and some with a skewed clock;
+    /// measure delivery to the healthy ones and bans of honest peers.
+    Stale(StaleArgs),
     /// Run the documented suite and write the results and docs/benchmarks.md's lab sections.
     Report(ReportArgs),
 }
@@ -166,6 +169,23 @@ pub struct PartitionArgs {
     /// How long to measure after the heal.
     #[arg(long, default_value = "20s", value_parser = parse_go_duration)]
     pub after: Duration,
+}
+
+/// `opmesh lab stale`.
+#[derive(Debug, Clone, Args)]
+pub struct StaleArgs {
+    /// The network.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Nodes restarted with a stale signer (they refuse every block as `wrong_signer`).
+    #[arg(long = "stale-signer", default_value = "4")]
+    pub stale_signer: usize,
+    /// Nodes restarted with a skewed clock (30 s behind and 90 s ahead, in turn).
+    #[arg(long = "skewed-clock", default_value = "4")]
+    pub skewed_clock: usize,
+    /// Blocks to measure.
+    #[arg(long, default_value = "30")]
+    pub blocks: u64,
 }
 
 /// `opmesh lab report`.

@@ -3,7 +3,7 @@
 use crate::{
     scenario::{
         attack::AttackRow, churn::ChurnResult, partition::PartitionResult,
-        propagation::PropagationResult,
+        propagation::PropagationResult, stale::StaleResult,
     },
     stats::{bytes, ms, percent, Quantiles, Spread},
 };
@@ -147,6 +147,51 @@ pub fn attack_table(rows: &[AttackRow]) -> String {
             spread_mean_max(&r.victim_cpu_cores, |v| format!("{v:.2}")),
             r.honest_bans.to_string(),
             r.notes.trim().trim_end_matches(';').to_string(),
+        ]));
+    }
+    out.join("\n")
+}
+
+/// The stale-view table (stale signer and skewed clock among healthy nodes): one row per run.
+pub fn stale_table(results: &[StaleResult]) -> String {
+    let mut out = vec![header(&[
+        "nodes",
+        "stale signer",
+        "skewed clock (s)",
+        "delivery to healthy nodes",
+        "delay p50 / p99 / max ms",
+        "refused: wrong_signer / too_new+too_old",
+        "accepted by stale/skewed",
+        "honest peers banned",
+        "nodes that banned",
+        "peers of stale/skewed (min–max)",
+    ])];
+    for r in results {
+        let d = &r.delivery;
+        let offsets: Vec<String> = r
+            .skewed_nodes
+            .iter()
+            .map(|(_, o)| format!("{o:+}"))
+            .collect();
+        out.push(row(&[
+            r.nodes.to_string(),
+            r.stale_nodes.len().to_string(),
+            format!("{} ({})", r.skewed_nodes.len(), offsets.join(", ")),
+            format!(
+                "{} ({}/{})",
+                percent(d.delivered, d.expected),
+                d.delivered,
+                d.expected
+            ),
+            delays(&d.delay_ms),
+            format!("{} / {}", r.refused_wrong_signer, r.refused_clock),
+            r.accepted_by_misconfigured.to_string(),
+            r.honest_bans.to_string(),
+            r.nodes_with_bans.to_string(),
+            format!(
+                "{:.0}–{:.0}",
+                r.misconfigured_peers.min, r.misconfigured_peers.max
+            ),
         ]));
     }
     out.join("\n")

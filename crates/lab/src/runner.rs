@@ -16,7 +16,7 @@ use crate::{
     report,
     scenario::{
         self, attack::AttackParams, churn::ChurnParams, partition::PartitionParams,
-        propagation::PropagationParams,
+        propagation::PropagationParams, stale::StaleParams,
     },
     LabError,
 };
@@ -207,6 +207,18 @@ async fn run_command(command: LabCommand) -> Result<(), LabError> {
             println!("{}", report::partition_table(&result));
             finish_output(&a.network, &result, &dir, true)
         }
+        LabCommand::Stale(a) => {
+            let mut setup = Setup::start(&a.network, "stale").await?;
+            let params = stale_params(&a);
+            let result = scenario::stale::measure(&mut setup.cluster, &setup.spec, &params).await;
+            let ok = result
+                .as_ref()
+                .is_ok_and(|r| r.delivery.complete() && r.honest_bans == 0);
+            let dir = setup.finish(ok);
+            let result = result?;
+            println!("{}", report::stale_table(std::slice::from_ref(&result)));
+            finish_output(&a.network, &result, &dir, ok)
+        }
         LabCommand::Report(a) => report::run_suite(&a).await,
     }
 }
@@ -222,6 +234,17 @@ pub fn churn_params(a: &crate::cli::ChurnArgs) -> ChurnParams {
         settle: a.up_before,
         restart_bootnode: !a.keep_bootnode,
         seed: a.seed,
+        drain: drain_time(&a.network),
+    }
+}
+
+/// Stale-view parameters from flags.
+pub fn stale_params(a: &crate::cli::StaleArgs) -> StaleParams {
+    StaleParams {
+        stale: a.stale_signer,
+        skewed: a.skewed_clock,
+        blocks: a.blocks,
+        settle: a.network.settle,
         drain: drain_time(&a.network),
     }
 }

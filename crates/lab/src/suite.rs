@@ -9,10 +9,10 @@ use std::{
 
 use crate::{
     attackers::AttackKind,
-    cli::{ChurnArgs, NetworkArgs, ReportArgs, Validation},
+    cli::{ChurnArgs, NetworkArgs, ReportArgs, StaleArgs, Validation},
     machine::Machine,
     netns, report,
-    runner::{churn_params, drain_time, propagation_label, write_json, Setup},
+    runner::{churn_params, drain_time, propagation_label, stale_params, write_json, Setup},
     scenario::{
         self,
         attack::AttackParams,
@@ -275,6 +275,35 @@ pub async fn run_suite(a: &ReportArgs) -> Result<(), LabError> {
         CHURN_NOTES,
     ));
 
+    // Stale views: nodes with a stale signer and with a skewed clock among healthy ones.
+    let (stale_nodes, misconfigured) = if a.quick { (6u16, 1) } else { (16, 4) };
+    let stale = StaleArgs {
+        network: network(a, stale_nodes, 100, Validation::Full),
+        stale_signer: misconfigured,
+        skewed_clock: misconfigured,
+        blocks: s.blocks,
+    };
+    let cmd = format!(
+        "opmesh lab stale --nodes {stale_nodes} --txs 100 --block-time 2s --stale-signer {misconfigured} --skewed-clock {misconfigured} --blocks {}",
+        s.blocks
+    );
+    eprintln!("lab report: {cmd}");
+    let stale_result = retry_once("stale", || async {
+        let mut setup = Setup::start(&stale.network, "report").await?;
+        let params = stale_params(&stale);
+        let r = scenario::stale::measure(&mut setup.cluster, &setup.spec, &params).await;
+        setup.finish(r.is_ok());
+        r
+    })
+    .await?;
+    write_json(&a.out.join("stale.json"), &stale_result)?;
+    md.push(section(
+        "Stale signer and skewed clock",
+        &[cmd],
+        &report::stale_table(std::slice::from_ref(&stale_result)),
+        STALE_NOTES,
+    ));
+
     md.push(netns_sections(a, &s, netns_ok).await?);
     md.insert(
         1,
@@ -360,9 +389,11 @@ fn attack_notes(netns: bool) -> String {
     format!("{placement} {ATTACK_NOTES}")
 }
 
-const ATTACK_NOTES: &str = "Each attacker is an in-process gossip node that dials 4 victims and publishes 20 messages/s (oversized: 5/s). Ban and disconnect times run from the attacker's first message to the victim's `opp2p_peers` listing it in `bannedPeers` (polled every 250 ms) and to the connection closing. `connect-loop` sends nothing invalid but reconnects in a loop: the gater flags a peer past 10 inbound connections a minute and the node bans it. `many-connections` opens 40 connections per victim from 40 peer ids on one IP: the per-IP limit refuses all but 10 before the handshake, and the 10 admitted send nothing invalid, so no ban is expected (banning an IP for refused attempts would also shut out honest nodes behind a shared address); the notes say what the gater did. `private-enrs` is a discv5 node (on the bridge, or its own loopback address) holding up to 200 forged ENRs of the lab's chain that point at link-local, private or loopback ranges the victims' network does not use; it greets each victim so their lookups ask it, and `sent` is the forged ENRs it holds; the notes count the victims' `non_public_ip` refusals (nothing is dialled, no ban expected). Honest delivery counts every block published during the attack window at every honest node.";
+const ATTACK_NOTES: &str = "Each attacker is an in-process gossip node that dials 4 victims and publishes 20 messages/s (oversized: 5/s). Ban and disconnect times run from the attacker's first message to the victim's `opp2p_peers` listing it in `bannedPeers` (polled every 250 ms) and to the connection closing. `wrong-signer`, `blocks-per-height` and `replay` send blocks a node refuses only from its own view (a signer it does not know, more than five per height, too old), which an honest relay can also pass on after a rotation: they cost nothing one by one, and the victim bans a peer sending more than 24 of them above a sustained 2/s. `connect-loop` sends nothing invalid but reconnects in a loop: the gater flags a peer past 10 inbound connections a minute and the node bans it. `many-connections` opens 40 connections per victim from 40 peer ids on one IP: the per-IP limit refuses all but 10 before the handshake, and the 10 admitted send nothing invalid, so no ban is expected (banning an IP for refused attempts would also shut out honest nodes behind a shared address); the notes say what the gater did. `private-enrs` is a discv5 node (on the bridge, or its own loopback address) holding up to 200 forged ENRs of the lab's chain that point at link-local, private or loopback ranges the victims' network does not use; it greets each victim so their lookups ask it, and `sent` is the forged ENRs it holds; the notes count the victims' `non_public_ip` refusals (nothing is dialled, no ban expected). Honest delivery counts every block published during the attack window at every honest node.";
 
 const CHURN_NOTES: &str = "Each round SIGKILLs 30 % of the nodes (never the sequencer), keeps them down 3 s and restarts them with the same data directory; the bootnode is SIGKILLed and restarted once, halfway, after which a new node joins through it. A block is owed to a node that ran (with the lab subscribed) from the block's publish until 2 s later; the second delivery column only counts nodes also up for the 5 s before the publish. Bans kept: nodes that banned a hostile peer before the churn and still list it at the end.";
+
+const STALE_NOTES: &str = "After the network forms, the last nodes are restarted with `--p2p.unsafe.block.signer` set to an address the sequencer does not sign with (a node that missed a rotation) or with the hidden `--p2p.debug.clock-offset` (30 s behind: every block too new; 90 s ahead: older than the 60 s threshold). They refuse every block; their refusals are counted from `opmesh_p2p_gossip_validation_total`. Delivery is judged on the healthy nodes only. Honest peers banned: every node's banned peers (`opp2p_peers`, `bannedPeers`) checked against the cluster's own peer ids at the end; every peer in this scenario is honest.";
 
 fn machine_section(m: &Machine, quick: bool) -> String {
     format!(

@@ -1,7 +1,7 @@
 //! Quick versions of the lab's scenarios (a handful of debug-build nodes, seconds each): they
 //! keep the behaviour the full runs measure from regressing. Every honest node gets every
 //! block, every attacker sending invalid messages is banned, restarted nodes keep their
-//! peer id and bans. The nodes are the workspace's `opmesh` binary (`cargo test --workspace`
+//! peer id and bans, nodes with a stale signer or a skewed clock ban no honest peer. The nodes are the workspace's `opmesh` binary (`cargo test --workspace`
 //! builds it; set `OPMESH_BIN` to use another), each on its own 127.1.0.x address.
 
 use std::{path::PathBuf, time::Duration};
@@ -9,7 +9,10 @@ use std::{path::PathBuf, time::Duration};
 use opmesh_lab::{
     attackers::AttackKind,
     cli::{NetworkArgs, Validation},
-    scenario::{attack::AttackParams, churn::ChurnParams, propagation::PropagationParams},
+    scenario::{
+        attack::AttackParams, churn::ChurnParams, propagation::PropagationParams,
+        stale::StaleParams,
+    },
     Setup,
 };
 
@@ -238,6 +241,37 @@ async fn restarted_nodes_keep_identity_bans_and_blocks() {
         "nodes up for 3 s missed blocks: {:?}",
         r.delivery_settled
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_signer_or_a_skewed_clock_bans_no_honest_peer() {
+    let _serial = SERIAL.lock().await;
+    let net = network("stale", 7, 500);
+    let mut setup = Setup::start(&net, "quick").await.expect("network forms");
+    let params = StaleParams {
+        stale: 1,
+        skewed: 2,
+        blocks: 6,
+        settle: Duration::from_secs(2),
+        drain: Duration::from_secs(2),
+    };
+    let result =
+        opmesh_lab::scenario::stale::measure(&mut setup.cluster, &setup.spec, &params).await;
+    let dir = setup.finish(true);
+    let r = result.expect("measured");
+    let ok = r.delivery.complete()
+        && r.honest_bans == 0
+        && r.refused_clock >= 6
+        && r.accepted_by_misconfigured == 0;
+    cleanup(dir, ok);
+    assert!(r.delivery.complete(), "healthy nodes missed blocks: {r:?}");
+    assert_eq!(r.honest_bans, 0, "{r:?}");
+    assert_eq!(r.nodes_with_bans, 0, "{r:?}");
+    // They did refuse the blocks, for their own reasons, and kept their peers.
+    assert!(r.refused_wrong_signer >= 3, "{r:?}");
+    assert!(r.refused_clock >= 6, "{r:?}");
+    assert_eq!(r.accepted_by_misconfigured, 0, "{r:?}");
+    assert!(r.misconfigured_peers.min >= 1.0, "{r:?}");
 }
 
 /// Link shaping without namespaces is a flag error before anything starts.

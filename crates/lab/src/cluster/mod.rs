@@ -434,6 +434,16 @@ impl Cluster {
         self.attach(index).await
     }
 
+    /// Sets node `index`'s `flag` to `value` for its next (re)start: replaces the value of the
+    /// flag where it is given, or adds it.
+    pub fn set_flag(&mut self, index: usize, flag: &str, value: String) {
+        let flags = &mut self.members[index].flags;
+        match flags.iter().position(|f| f == flag) {
+            Some(i) if i + 1 < flags.len() => flags[i + 1] = value,
+            _ => flags.extend([flag.to_string(), value]),
+        }
+    }
+
     /// Whether any node has exited on its own; returns the first such index.
     pub fn crashed(&mut self) -> Option<usize> {
         self.members.iter_mut().find_map(|m| {
