@@ -1,5 +1,6 @@
 //! `opmesh`: the OP Stack rollup-node P2P layer as a standalone binary.
 
+mod bootnode;
 mod chain_args;
 mod devnet;
 mod logging;
@@ -23,10 +24,13 @@ struct Cli {
 enum Command {
     /// Run a P2P node: discovery, gossip, peer management, admin RPC, metrics.
     Node(Box<node::NodeArgs>),
+    /// Run a discovery-only bootnode (op-node's op-bootnode): discv5 with a persistent key and
+    /// table, netrestrict, metrics and the discovery admin RPC.
+    Bootnode(Box<bootnode::BootnodeArgs>),
     /// Validate captured gossip messages: reads `TOPIC HEX` lines on stdin, prints one JSON
     /// verdict per line.
     Validate(validate::ValidateArgs),
-    /// Run a whole local network on 127.0.0.1: N nodes, node 0 the bootnode and dev
+    /// Run a whole local network on 127.0.0.1: a bootnode and N nodes, node 0 the dev
     /// sequencer, with a live view and a summary.
     Devnet(devnet::DevnetArgs),
     /// Node key utilities.
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
             .map(|out| println!("{out}"))
             .map_err(|e| e.to_string()),
         Command::Node(args) => run_node(*args, env_report),
+        Command::Bootnode(args) => run_bootnode(*args, env_report),
         Command::Devnet(args) => run_devnet(args),
         Command::Lab(args) => run_lab(*args),
     };
@@ -65,6 +70,31 @@ fn main() -> ExitCode {
 
 fn run_node(args: node::NodeArgs, env_report: node::compat::EnvReport) -> Result<(), String> {
     logging::init(&args.log_level, args.log_format, args.log_color).map_err(|e| e.to_string())?;
+    log_env_report(&env_report);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(node::run(args)).map_err(|e| e.to_string())
+}
+
+fn run_bootnode(
+    args: bootnode::BootnodeArgs,
+    env_report: node::compat::EnvReport,
+) -> Result<(), String> {
+    logging::init(&args.log_level, args.log_format, args.log_color).map_err(|e| e.to_string())?;
+    log_env_report(&env_report);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime
+        .block_on(bootnode::run(args))
+        .map_err(|e| e.to_string())
+}
+
+/// Logs which flags came from op-node's (or op-bootnode's) environment variables.
+fn log_env_report(env_report: &node::compat::EnvReport) {
     for (flag, var) in &env_report.used {
         tracing::info!("--{flag} from op-node's {var}");
     }
@@ -74,11 +104,6 @@ fn run_node(args: node::NodeArgs, env_report: node::compat::EnvReport) -> Result
             "op-node settings opmesh has no use for (not P2P, RPC, metrics or log settings)"
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(node::run(args)).map_err(|e| e.to_string())
 }
 
 fn run_devnet(args: devnet::DevnetArgs) -> Result<(), String> {
@@ -109,14 +134,17 @@ mod tests {
 
     use super::Cli;
 
-    /// Every `opmesh node` flag can also be set from `OPMESH_<FLAG>`: dots and dashes become
-    /// underscores, upper case.
+    /// Every `opmesh node` and `opmesh bootnode` flag can also be set from `OPMESH_<FLAG>`:
+    /// dots and dashes become underscores, upper case.
     #[test]
     fn every_node_flag_has_its_environment_variable() {
         let cli = Cli::command();
         let node = cli.find_subcommand("node").expect("node subcommand");
+        let bootnode = cli
+            .find_subcommand("bootnode")
+            .expect("bootnode subcommand");
         let mut checked = 0;
-        for arg in node.get_arguments() {
+        for arg in node.get_arguments().chain(bootnode.get_arguments()) {
             let Some(long) = arg.get_long() else { continue };
             if long == "help" || long == "version" {
                 continue;
@@ -126,6 +154,6 @@ mod tests {
             assert_eq!(env.as_deref(), Some(expected.as_str()), "--{long}");
             checked += 1;
         }
-        assert!(checked > 40, "only {checked} flags checked");
+        assert!(checked > 60, "only {checked} flags checked");
     }
 }

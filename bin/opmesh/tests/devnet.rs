@@ -53,5 +53,16 @@ fn a_short_devnet_delivers_every_block_to_every_node() {
             "node {i} peerstore"
         );
     }
+    // The nodes found each other through the devnet's bootnode, which kept its table.
+    assert!(
+        stdout.contains("bootnode (in this process): enr:"),
+        "{stdout}"
+    );
+    assert!(
+        dir.join("bootnode/discovery")
+            .read_dir()
+            .is_ok_and(|mut d| d.next().is_some()),
+        "bootnode table"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

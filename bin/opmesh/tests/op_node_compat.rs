@@ -212,6 +212,8 @@ fn listen_tcp_alone_puts_discv5_on_the_same_udp_port() {
 /// as far as opmesh has the quantity (see `crates/metrics/src/op_node.rs` for the rest).
 const OP_NODE_SERIES: &[&str] = &[
     "op_node_default_p2p_peer_count",
+    // The peer count under the name op-node's metrics docs give ("Important Metrics").
+    "op_node_default_peer_count",
     "op_node_default_p2p_gossip_events_total{type=\"DELIVER_MESSAGE\"}",
     "op_node_default_p2p_gossip_events_total{type=\"REJECT_MESSAGE\"}",
     "op_node_default_p2p_gossip_events_total{type=\"PUBLISH_MESSAGE\"}",

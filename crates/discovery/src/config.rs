@@ -44,7 +44,8 @@ pub struct DiscoveryConfig {
     pub advertise_tcp_port: Option<u16>,
     /// `--p2p.advertise.udp`: the UDP port put in the ENR instead of the bound one.
     pub advertise_udp_port: Option<u16>,
-    /// The libp2p TCP port, advertised in the ENR unless `advertise_tcp_port` is set.
+    /// The libp2p TCP port, advertised in the ENR unless `advertise_tcp_port` is set. 0 = no
+    /// TCP port in the ENR: a discovery-only node (`opmesh bootnode`) that peers must not dial.
     pub tcp_port: u16,
     /// Our L2 chain id: written in our `opstack` entry, required in peers'.
     pub chain_id: u64,

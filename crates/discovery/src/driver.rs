@@ -418,7 +418,12 @@ impl DiscoveryDriver {
                 enode,
                 attempt,
                 ip: Err(e),
-            } => (enode, attempt, e),
+            } => {
+                // A name that does not resolve is the operator's to fix: say so every time.
+                tracing::warn!(peer_id = %enode.peer_id, host = %enode.host, attempt, error = %e,
+                    "enode bootnode host not resolved (tried again with a growing delay, then whenever the table is empty)");
+                (enode, attempt, e)
+            }
             EnodeStep::Fetched {
                 enode,
                 attempt,

@@ -48,7 +48,8 @@ pub(crate) fn enr_ip(config: &DiscoveryConfig) -> Option<IpAddr> {
 }
 
 /// Builds the local ENR: `opstack` entry, IP (advertised, else a specific listen IP), TCP =
-/// advertised or libp2p port, UDP = advertised or bound port, sequence `seq`.
+/// advertised or libp2p port (none when that is 0: a discovery-only bootnode, which peers must
+/// not dial), UDP = advertised or bound port, sequence `seq`.
 pub fn build_local_enr(
     config: &DiscoveryConfig,
     key: &CombinedKey,
@@ -66,11 +67,12 @@ pub fn build_local_enr(
     if let Some(ip) = ip {
         builder.ip(ip);
     }
-    if v6 {
-        builder.tcp6(tcp).udp6(udp);
-    } else {
-        builder.tcp4(tcp).udp4(udp);
-    }
+    match (v6, tcp) {
+        (true, 0) => builder.udp6(udp),
+        (true, tcp) => builder.tcp6(tcp).udp6(udp),
+        (false, 0) => builder.udp4(udp),
+        (false, tcp) => builder.tcp4(tcp).udp4(udp),
+    };
     builder
         .add_value(OPSTACK_ENR_KEY, &OpStackEnr::new(config.chain_id))
         .seq(seq)
@@ -120,6 +122,18 @@ mod tests {
         let enr = build_local_enr(&config(), &NodeIdentity::generate().enr_key(), 1, 1).unwrap();
         assert_eq!(enr.ip4(), None);
         assert_eq!((enr.tcp4(), enr.udp4()), (Some(9222), Some(1)));
+    }
+
+    /// A bootnode has no libp2p host: its ENR names no TCP port, so nodes of the chain keep it
+    /// in their discv5 table but never dial it.
+    #[test]
+    fn tcp_port_zero_leaves_tcp_out_and_the_enr_is_not_a_dial_candidate() {
+        let mut cfg = config();
+        cfg.listen_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        cfg.tcp_port = 0;
+        let enr = build_local_enr(&cfg, &NodeIdentity::generate().enr_key(), 30000, 1).unwrap();
+        assert_eq!((enr.tcp4(), enr.udp4()), (None, Some(30000)));
+        assert_eq!(check_enr(&enr, 901), Err(crate::EnrRejection::MissingTcp));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | op-node name | type | labels | from |
 //! |---|---|---|---|
 //! | `op_node_default_p2p_peer_count` | gauge | — | `opmesh_p2p_peer_count` |
+//! | `op_node_default_peer_count` | gauge | — | the same (the name op-node's metrics docs tell operators to watch) |
 //! | `op_node_default_p2p_gossip_events_total` | counter | `type` | validation results (`DELIVER_MESSAGE` accepted, `REJECT_MESSAGE` rejected or ignored, `DUPLICATE_MESSAGE` already seen) and gossip events (`PUBLISH_MESSAGE`, `GRAFT`, `PRUNE`) |
 //! | `op_node_default_p2p_bandwidth_bytes_total` | gauge | `direction` | `opmesh_p2p_bandwidth_bytes_total` |
 //! | `op_node_default_peer_scores` | histogram | `type` (`total` only) | `opmesh_peer_scores` |
@@ -30,6 +31,10 @@ use crate::labels::{allow_label, BandwidthDirection, GossipEventType, ReqResult,
 
 /// `op_node_default_p2p_peer_count` (gauge).
 pub const PEER_COUNT: &str = "op_node_default_p2p_peer_count";
+/// `op_node_default_peer_count` (gauge): the name op-node's metrics documentation tells
+/// operators to monitor ("Important Metrics"), so alerts written from it use it; the same
+/// value as [`PEER_COUNT`].
+pub const DOCUMENTED_PEER_COUNT: &str = "op_node_default_peer_count";
 /// `op_node_default_p2p_gossip_events_total{type}` (counter).
 pub const GOSSIP_EVENTS_TOTAL: &str = "op_node_default_p2p_gossip_events_total";
 /// `op_node_default_p2p_bandwidth_bytes_total{direction}` (gauge, as in op-node).
@@ -48,6 +53,7 @@ pub const REQ_TOTAL: &str = "op_node_default_p2p_req_total";
 /// Every op-node name exported when enabled.
 pub const ALL: &[&str] = &[
     PEER_COUNT,
+    DOCUMENTED_PEER_COUNT,
     GOSSIP_EVENTS_TOTAL,
     BANDWIDTH_BYTES_TOTAL,
     PEER_SCORES,
@@ -74,6 +80,10 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 pub fn enable() {
     ENABLED.store(true, Ordering::Relaxed);
     describe_gauge!(PEER_COUNT, "Count of currently connected p2p peers");
+    describe_gauge!(
+        DOCUMENTED_PEER_COUNT,
+        "Count of currently connected p2p peers"
+    );
     describe_counter!(GOSSIP_EVENTS_TOTAL, "Count of gossip events by type");
     describe_gauge!(BANDWIDTH_BYTES_TOTAL, "P2P bandwidth by direction");
     describe_histogram!(PEER_SCORES, "Histogram of currently connected peer scores");
@@ -88,6 +98,7 @@ pub fn enable() {
     );
     describe_counter!(REQ_TOTAL, "Number of P2P requests");
     gauge!(PEER_COUNT).set(0.0);
+    gauge!(DOCUMENTED_PEER_COUNT).set(0.0);
     for ty in GOSSIP_EVENT_TYPES {
         counter!(GOSSIP_EVENTS_TOTAL, "type" => *ty).increment(0);
     }
@@ -112,6 +123,7 @@ pub fn enabled() -> bool {
 
 pub(crate) fn peer_count(peers: u64) {
     gauge!(PEER_COUNT).set(peers as f64);
+    gauge!(DOCUMENTED_PEER_COUNT).set(peers as f64);
 }
 
 pub(crate) fn validation(outcome: Validation) {

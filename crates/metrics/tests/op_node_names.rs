@@ -16,6 +16,7 @@ fn op_node_names_are_exported_with_op_nodes_types_and_labels() {
     // From start: zero counters and gauges, an empty histogram.
     for (series, want) in [
         ("op_node_default_p2p_peer_count", 0.0),
+        ("op_node_default_peer_count", 0.0),
         (
             "op_node_default_p2p_gossip_events_total{type=\"DELIVER_MESSAGE\"}",
             0.0,
@@ -33,6 +34,7 @@ fn op_node_names_are_exported_with_op_nodes_types_and_labels() {
     }
     for (name, kind) in [
         ("op_node_default_p2p_peer_count", "gauge"),
+        ("op_node_default_peer_count", "gauge"),
         ("op_node_default_p2p_gossip_events_total", "counter"),
         ("op_node_default_p2p_bandwidth_bytes_total", "gauge"),
         ("op_node_default_peer_scores", "histogram"),
@@ -46,7 +48,7 @@ fn op_node_names_are_exported_with_op_nodes_types_and_labels() {
             "{name} {kind}\n{text}"
         );
     }
-    assert_eq!(op_node::ALL.len(), 8);
+    assert_eq!(op_node::ALL.len(), 9);
 
     set_peer_count(3);
     record_validation(PayloadVersion::V4, Validation::Accept, Default::default());
@@ -76,6 +78,7 @@ fn op_node_names_are_exported_with_op_nodes_types_and_labels() {
     let text = metrics.render();
     for (series, want) in [
         ("op_node_default_p2p_peer_count", 3.0),
+        ("op_node_default_peer_count", 3.0),
         (
             "op_node_default_p2p_gossip_events_total{type=\"DELIVER_MESSAGE\"}",
             1.0,

@@ -21,8 +21,11 @@
 //! [`NetworkHandle`] (publish, peers, block lists, signer updates) and the stream of validated
 //! payloads. [`RpcBackend`] serves the `opp2p_*` admin API from a handle. [`l1_signer`]
 //! follows the unsafe-block signer on L1 (`--l1`) when [`SignerConfig::l1`] is set.
+//! [`Bootnode`] runs discovery alone (`opmesh bootnode`) and [`BootnodeRpc`] serves its
+//! admin API.
 #![deny(missing_docs)]
 
+pub mod bootnode;
 mod bridge;
 mod config;
 mod handle;
@@ -30,6 +33,7 @@ pub mod l1_signer;
 mod network;
 mod rpc_backend;
 
+pub use bootnode::{Bootnode, BootnodeRpc};
 pub use config::{
     ConfigError, ConfigErrors, DiscoverySettings, ListenConfig, NetworkConfig, SignerConfig,
 };

@@ -1,5 +1,5 @@
-//! `opmesh devnet`: a whole local network on 127.0.0.1 with a dev sequencer, a live view and
-//! a summary.
+//! `opmesh devnet`: a whole local network on 127.0.0.1 with a bootnode (`opmesh bootnode`'s
+//! code, in process), a dev sequencer, a live view and a summary.
 
 // Process spawning, metrics/RPC probing and the payload subscription live in the lab crate,
 // which runs the same kind of network at larger scale.
@@ -7,12 +7,15 @@ pub use opmesh_lab::{monitor, probe, process};
 
 use std::{
     io::{IsTerminal, Write},
+    net::{IpAddr, Ipv4Addr},
     path::PathBuf,
     time::{Duration, Instant},
 };
 
 use clap::Args;
+use opmesh_discovery::{DiscoveryConfig, NodeIdentity, TableLocation};
 use opmesh_gossip::validation::SequencerKey;
+use opmesh_network::Bootnode;
 use tokio::sync::mpsc;
 
 use self::{
@@ -29,7 +32,7 @@ pub use opmesh_lab::cluster::DEV_SEQUENCER_KEY;
 /// Flags of `opmesh devnet`.
 #[derive(Debug, Args)]
 pub struct DevnetArgs {
-    /// Number of nodes (node 0 is the bootnode and the dev sequencer).
+    /// Number of nodes (node 0 is the dev sequencer; the bootnode runs in the devnet process).
     #[arg(long, default_value = "5", value_parser = clap::value_parser!(u16).range(2..=256))]
     pub nodes: u16,
     /// Time between blocks (Go duration, e.g. 2s or 500ms).
@@ -96,21 +99,26 @@ pub async fn run(args: DevnetArgs) -> Result<bool, CliError> {
         "--dev.txs".into(),
         args.txs.to_string(),
     ]);
-    nodes.push(spawn(0, ports[0], &dir, &sequencer_flags)?);
-    let Some(enr) = probe::wait_for_enr(ports[0].rpc_addr(), Duration::from_secs(30)).await else {
+    // The bootnode runs in this process, on the same code path as `opmesh bootnode`.
+    let bootnode = start_bootnode(args.chain_id, &dir).await?;
+    let enr = bootnode.local_enr().to_base64();
+    let with_bootnode = |mut flags: Vec<String>| {
+        flags.extend(["--p2p.bootnodes".to_string(), enr.clone()]);
+        flags
+    };
+    nodes.push(spawn(0, ports[0], &dir, &with_bootnode(sequencer_flags))?);
+    if probe::wait_for_enr(ports[0].rpc_addr(), Duration::from_secs(30))
+        .await
+        .is_none()
+    {
         return Err(CliError(format!(
             "node 0 did not start; see {}",
             dir.join("node-0/node.log").display()
         )));
-    };
+    }
     let (deliveries_tx, mut deliveries_rx) = mpsc::unbounded_channel();
     for (i, node_ports) in ports.iter().enumerate().skip(1) {
-        nodes.push(spawn(
-            i,
-            *node_ports,
-            &dir,
-            &common(&["--p2p.bootnodes".into(), enr.clone()]),
-        )?);
+        nodes.push(spawn(i, *node_ports, &dir, &with_bootnode(common(&[])))?);
     }
     for (i, node_ports) in ports.iter().enumerate().skip(1) {
         monitor::follow(
@@ -122,6 +130,17 @@ pub async fn run(args: DevnetArgs) -> Result<bool, CliError> {
         .await
         .map_err(CliError)?;
     }
+    // The nodes meet through the bootnode (a lookup each): wait until every node has a peer,
+    // plus a gossip heartbeat for the meshes, so the first counted block can reach everyone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        let (peers, _) = peers_and_rejects(&ports).await;
+        if peers.iter().all(|p| p.is_some_and(|p| p > 0)) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Blocks published before every subscription was live are not counted.
     let first_counted = published(&ports[0]).await + 1;
 
@@ -129,8 +148,9 @@ pub async fn run(args: DevnetArgs) -> Result<bool, CliError> {
         "opmesh devnet: {n} nodes on 127.0.0.1, chain {}, a block every {:?} with {} txs",
         args.chain_id, args.block_time, args.txs
     );
+    println!("  bootnode (in this process): {enr}");
     println!(
-        "  node 0 (bootnode, sequencer): rpc http://{}  metrics http://{}/metrics",
+        "  node 0 (sequencer): rpc http://{}  metrics http://{}/metrics",
         ports[0].rpc_addr(),
         ports[0].metrics_addr()
     );
@@ -186,6 +206,9 @@ pub async fn run(args: DevnetArgs) -> Result<bool, CliError> {
     for node in nodes.iter_mut().rev() {
         clean &= node.stop(Duration::from_secs(10));
     }
+    if let Err(e) = bootnode.shutdown(Duration::from_secs(5)).await {
+        println!("bootnode table not saved: {e}");
+    }
     println!();
     let complete = summary(
         n,
@@ -208,6 +231,20 @@ pub async fn run(args: DevnetArgs) -> Result<bool, CliError> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(ok)
+}
+
+/// The devnet's bootnode: discovery only on 127.0.0.1 (a free UDP port), its key and table
+/// under `dir/bootnode`.
+async fn start_bootnode(chain_id: u64, dir: &std::path::Path) -> Result<Bootnode, CliError> {
+    let boot_dir = dir.join("bootnode");
+    let identity = NodeIdentity::load_or_create(&boot_dir.join("key.txt"))
+        .map_err(|e| CliError(format!("bootnode key: {e}")))?;
+    let mut config = DiscoveryConfig::new(chain_id);
+    config.listen_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    config.table = TableLocation::Dir(boot_dir.join("discovery"));
+    Bootnode::start(config, &identity)
+        .await
+        .map_err(|e| CliError(format!("cannot start the bootnode: {e}")))
 }
 
 fn spawn(

@@ -199,15 +199,16 @@ pub fn row(flag: &str) -> Option<&'static FlagRow> {
 /// What [`op_node_env_args`] did, for the log once logging is up.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct EnvReport {
-    /// `--flag` read from `OP_NODE_*`.
-    pub used: Vec<(String, &'static str)>,
+    /// `--flag` read from `OP_NODE_*` (or, for `opmesh bootnode`, `OP_BOOTNODE_*`).
+    pub used: Vec<(String, String)>,
     /// `OP_NODE_*` variables opmesh has no use for (op-node's L1, L2, sequencer... settings).
     pub unused: Vec<String>,
 }
 
 /// Appends `--flag=value` to `argv` for every op-node environment variable in `env` whose flag
-/// is neither on the command line nor set by its `OPMESH_*` variable. Only `opmesh node` (and
-/// subcommands named in `subcommands` that share these flags) read op-node's variables.
+/// is neither on the command line nor set by its `OPMESH_*` variable. Subcommands read the
+/// variables of the flags they have: `opmesh node` all of them, `opmesh bootnode` its subset,
+/// where op-bootnode's name (`OP_BOOTNODE_` instead of `OP_NODE_`) wins over op-node's.
 pub fn op_node_env_args(
     command: &clap::Command,
     mut argv: Vec<OsString>,
@@ -239,13 +240,23 @@ pub fn op_node_env_args(
             continue;
         };
         let ours_set = arg.get_env().and_then(|e| e.to_str()).is_some_and(present);
-        if !present(op_env) || ours_set || on_command_line(&argv, row.flag) {
+        let bootnode_env = (sub.get_name() == "bootnode")
+            .then(|| op_env.strip_prefix("OP_NODE_"))
+            .flatten()
+            .map(|rest| format!("OP_BOOTNODE_{rest}"));
+        let Some(var) = bootnode_env
+            .filter(|v| present(v))
+            .or_else(|| present(op_env).then(|| op_env.to_string()))
+        else {
+            continue;
+        };
+        if ours_set || on_command_line(&argv, row.flag) {
             continue;
         }
         let mut arg = OsString::from(format!("--{}=", row.flag));
-        arg.push(&env[op_env]);
+        arg.push(&env[&var]);
         argv.push(arg);
-        report.used.push((row.flag.to_string(), op_env));
+        report.used.push((row.flag.to_string(), var));
     }
     report.unused = env
         .keys()

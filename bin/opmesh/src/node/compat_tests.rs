@@ -173,9 +173,10 @@ fn op_node_variables_become_flags_below_the_command_line_and_opmesh_variables() 
         !out.iter().any(|a| a.starts_with("--p2p.peers.lo=")),
         "{out:?}"
     );
-    assert!(report
-        .used
-        .contains(&("p2p.listen.tcp".to_string(), "OP_NODE_P2P_LISTEN_TCP_PORT")));
+    assert!(report.used.contains(&(
+        "p2p.listen.tcp".to_string(),
+        "OP_NODE_P2P_LISTEN_TCP_PORT".to_string()
+    )));
     assert_eq!(
         report.unused,
         ["OP_NODE_L1_ETH_RPC", "OP_NODE_P2P_EMPTY_IGNORED"]
@@ -192,6 +193,33 @@ fn op_node_variables_become_flags_below_the_command_line_and_opmesh_variables() 
     let (same, report) = op_node_env_args(&Cli::command(), argv(&["opmesh", "validate"]), &vars);
     assert_eq!(same, argv(&["opmesh", "validate"]));
     assert!(report.used.is_empty());
+}
+
+/// `opmesh bootnode` reads the op-node names of the flags it has, and op-bootnode's
+/// `OP_BOOTNODE_*` names first.
+#[test]
+fn bootnode_reads_op_bootnode_and_op_node_variables() {
+    let vars = env(&[
+        ("OP_BOOTNODE_P2P_LISTEN_UDP_PORT", "9004"),
+        ("OP_NODE_P2P_LISTEN_UDP_PORT", "9005"),
+        ("OP_NODE_P2P_NETRESTRICT", "10.0.0.0/8"),
+        ("OP_BOOTNODE_P2P_LISTEN_TCP_PORT", "9006"),
+    ]);
+    let (out, report) = op_node_env_args(&Cli::command(), argv(&["opmesh", "bootnode"]), &vars);
+    let cli = Cli::try_parse_from(&out).expect("parses");
+    let crate::Command::Bootnode(args) = cli.command else {
+        panic!("bootnode")
+    };
+    assert_eq!(args.listen_udp, 9004);
+    assert_eq!(args.netrestrict.as_deref(), Some("10.0.0.0/8"));
+    // A bootnode has no TCP listener: that variable is not turned into a flag.
+    assert!(!out
+        .iter()
+        .any(|a| a.to_string_lossy().starts_with("--p2p.listen.tcp")));
+    assert!(report.used.contains(&(
+        "p2p.listen.udp".to_string(),
+        "OP_BOOTNODE_P2P_LISTEN_UDP_PORT".to_string()
+    )));
 }
 
 fn parse(extra: &[&str]) -> Result<NodeArgs, String> {

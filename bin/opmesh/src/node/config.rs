@@ -1,7 +1,10 @@
 //! From flags to a [`NetworkConfig`], built once, with every bad value reported against its
 //! flag ([`NetworkConfig::validate`] checks the combinations).
 
-use std::path::PathBuf;
+use std::{
+    net::{IpAddr, ToSocketAddrs},
+    path::PathBuf,
+};
 
 use libp2p::Multiaddr;
 use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
@@ -31,31 +34,9 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     } else {
         &args.bootnodes
     };
-    let identity = match &args.priv_raw {
-        Some(raw) => {
-            NodeIdentity::from_hex(raw).map_err(|e| CliError::flag("--p2p.priv.raw", e))?
-        }
-        None => NodeIdentity::load_or_create(&args.priv_path)
-            .map_err(|e| CliError::flag("--p2p.priv.path", e))?,
-    };
-    let bootnodes = bootnode_flags
-        .iter()
-        .filter(|b| !b.trim().is_empty())
-        .map(|b| {
-            b.trim()
-                .parse::<Bootnode>()
-                .map_err(|e| CliError::flag("--p2p.bootnodes", format!("{b}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let netrestrict = args
-        .netrestrict
-        .as_deref()
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| {
-            n.parse::<NetRestrict>()
-                .map_err(|e| CliError::flag("--p2p.netrestrict", format!("{n}: {e}")))
-        })
-        .transpose()?;
+    let identity = identity(args.priv_raw.as_deref(), &args.priv_path)?;
+    let bootnodes = bootnodes(bootnode_flags)?;
+    let netrestrict = netrestrict(args.netrestrict.as_deref())?;
     let static_peers = args
         .static_peers
         .iter()
@@ -94,7 +75,7 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         } else {
             args.listen_udp
         },
-        advertise_ip: args.advertise_ip,
+        advertise_ip: advertise_ip(args.advertise_ip.as_deref(), args.listen_ip)?,
         advertise_tcp: args.advertise_tcp.filter(|p| *p != 0),
         advertise_udp: args.advertise_udp.filter(|p| *p != 0),
     };
@@ -157,6 +138,83 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
     // each naming its flag.
     config.validate().map_err(|e| CliError(e.to_string()))?;
     Ok(config)
+}
+
+/// The node key from `--p2p.priv.raw`, else `--p2p.priv.path` (created if absent).
+pub(crate) fn identity(
+    raw: Option<&str>,
+    path: &std::path::Path,
+) -> Result<NodeIdentity, CliError> {
+    match raw {
+        Some(raw) => NodeIdentity::from_hex(raw).map_err(|e| CliError::flag("--p2p.priv.raw", e)),
+        None => {
+            NodeIdentity::load_or_create(path).map_err(|e| CliError::flag("--p2p.priv.path", e))
+        }
+    }
+}
+
+/// Lookups of a `--p2p.advertise.ip` host name before the node gives up.
+const ADVERTISE_LOOKUPS: u32 = 5;
+
+/// `--p2p.advertise.ip`: an IP, or a host name resolved now (as op-node does), preferring the
+/// family of `listen_ip`. A name that does not resolve is retried a few times, each failure
+/// logged, then stops the node with an error naming the flag.
+pub(crate) fn advertise_ip(
+    flag: Option<&str>,
+    listen_ip: IpAddr,
+) -> Result<Option<IpAddr>, CliError> {
+    let Some(host) = flag.map(str::trim).filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(Some(ip));
+    }
+    let mut last_error = String::new();
+    for attempt in 1..=ADVERTISE_LOOKUPS {
+        match (host, 0).to_socket_addrs() {
+            Ok(found) => {
+                let ips: Vec<IpAddr> = found.map(|a| a.ip()).collect();
+                let ip = ips
+                    .iter()
+                    .find(|ip| ip.is_ipv6() == listen_ip.is_ipv6())
+                    .or_else(|| ips.first());
+                if let Some(ip) = ip {
+                    tracing::info!(host, %ip, "--p2p.advertise.ip resolved");
+                    return Ok(Some(*ip));
+                }
+                last_error = format!("{host} has no addresses");
+            }
+            Err(e) => last_error = format!("cannot resolve {host}: {e}"),
+        }
+        tracing::warn!(attempt, of = ADVERTISE_LOOKUPS, error = %last_error, "--p2p.advertise.ip");
+        if attempt < ADVERTISE_LOOKUPS {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+        }
+    }
+    Err(CliError::flag("--p2p.advertise.ip", last_error))
+}
+
+/// `--p2p.bootnodes` entries (ENRs or enode URLs; empty entries skipped).
+pub(crate) fn bootnodes(flags: &[String]) -> Result<Vec<Bootnode>, CliError> {
+    flags
+        .iter()
+        .filter(|b| !b.trim().is_empty())
+        .map(|b| {
+            b.trim()
+                .parse::<Bootnode>()
+                .map_err(|e| CliError::flag("--p2p.bootnodes", format!("{b}: {e}")))
+        })
+        .collect()
+}
+
+/// `--p2p.netrestrict` (unset or blank = no restriction).
+pub(crate) fn netrestrict(flag: Option<&str>) -> Result<Option<NetRestrict>, CliError> {
+    flag.filter(|n| !n.trim().is_empty())
+        .map(|n| {
+            n.parse::<NetRestrict>()
+                .map_err(|e| CliError::flag("--p2p.netrestrict", format!("{n}: {e}")))
+        })
+        .transpose()
 }
 
 /// `--l1` with the `SystemConfig` address of `--rollup.config` or the `--network` preset.

@@ -9,7 +9,7 @@ use opmesh_primitives::parse_go_duration;
 use crate::chain_args::ChainArgs;
 
 /// Parses a port the way op-node does: 0 (any) or 1024 and up.
-fn port(text: &str) -> Result<u16, String> {
+pub(crate) fn port(text: &str) -> Result<u16, String> {
     let port: u16 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a port number"))?;
@@ -68,9 +68,10 @@ pub struct NodeArgs {
     /// UDP port for discv5; 0 (the default) = the TCP port, as op-node documents it.
     #[arg(long = "p2p.listen.udp", env = "OPMESH_P2P_LISTEN_UDP", default_value = "0", value_parser = port)]
     pub listen_udp: u16,
-    /// IP to put in the ENR; turns off learning it from peers.
+    /// IP or host name to put in the ENR (a name is resolved at start); turns off learning it
+    /// from peers.
     #[arg(long = "p2p.advertise.ip", env = "OPMESH_P2P_ADVERTISE_IP")]
-    pub advertise_ip: Option<IpAddr>,
+    pub advertise_ip: Option<String>,
     /// TCP port to put in the ENR (0 = the listen port).
     #[arg(long = "p2p.advertise.tcp", env = "OPMESH_P2P_ADVERTISE_TCP", value_parser = port)]
     pub advertise_tcp: Option<u16>,

@@ -1,7 +1,7 @@
 //! `opmesh node`: discovery, gossip, peer management, admin RPC and metrics from flags.
 
 pub mod compat;
-mod config;
+pub(crate) mod config;
 pub mod dev_producer;
 pub mod flags;
 pub mod key_file;
@@ -34,15 +34,13 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         tracing::warn!("{warning}");
     }
     // The RPC configuration first: an exposed admin API is refused before anything starts.
-    let mut rpc_config = RpcConfig::new(SocketAddr::new(args.rpc_addr, args.rpc_port));
+    let mut rpc_config = rpc_config(
+        SocketAddr::new(args.rpc_addr, args.rpc_port),
+        args.rpc_jwt_secret.as_deref(),
+        &args.rpc_vhosts,
+        &args.rpc_origins,
+    )?;
     rpc_config.enable_admin = args.rpc_enable_admin;
-    rpc_config.vhosts = AllowList::from_entries(&args.rpc_vhosts);
-    rpc_config.origins = AllowList::from_entries(&args.rpc_origins);
-    if let Some(path) = &args.rpc_jwt_secret {
-        let secret =
-            JwtSecret::from_file(path).map_err(|e| CliError::flag("--rpc.jwt-secret", e))?;
-        rpc_config = rpc_config.with_jwt_secret(secret);
-    }
     rpc_config
         .check()
         .map_err(|e| CliError::flag("--rpc.enable-admin", e))?;
@@ -93,13 +91,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         Ok(rpc) => rpc,
         Err(e) => {
             network.shutdown().await;
-            return Err(match e {
-                RpcError::AddrInUse(addr) => {
-                    CliError::flag("--rpc.port", format!("address {addr} is already in use"))
-                }
-                e @ RpcError::ExposedAdmin(_) => CliError::flag("--rpc.enable-admin", e),
-                other => CliError::flag("--rpc.addr", other),
-            });
+            return Err(rpc_start_error(e));
         }
     };
     info!(
@@ -139,6 +131,36 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The admin RPC configuration from `--rpc.addr/port`, `--rpc.jwt-secret`, `--rpc.vhosts` and
+/// `--rpc.origins` (admin methods off).
+pub(crate) fn rpc_config(
+    addr: SocketAddr,
+    jwt_secret: Option<&std::path::Path>,
+    vhosts: &[String],
+    origins: &[String],
+) -> Result<RpcConfig, CliError> {
+    let mut config = RpcConfig::new(addr);
+    config.vhosts = AllowList::from_entries(vhosts);
+    config.origins = AllowList::from_entries(origins);
+    if let Some(path) = jwt_secret {
+        let secret =
+            JwtSecret::from_file(path).map_err(|e| CliError::flag("--rpc.jwt-secret", e))?;
+        config = config.with_jwt_secret(secret);
+    }
+    Ok(config)
+}
+
+/// Why the admin RPC server did not start, against its flag.
+pub(crate) fn rpc_start_error(e: RpcError) -> CliError {
+    match e {
+        RpcError::AddrInUse(addr) => {
+            CliError::flag("--rpc.port", format!("address {addr} is already in use"))
+        }
+        e @ RpcError::ExposedAdmin(_) => CliError::flag("--rpc.enable-admin", e),
+        other => CliError::flag("--rpc.addr", other),
+    }
+}
+
 fn network_error(e: NetworkError) -> CliError {
     match e {
         NetworkError::Gossip(opmesh_gossip::GossipSetupError::Listen { addr, reason }) => {
@@ -155,7 +177,7 @@ fn network_error(e: NetworkError) -> CliError {
     }
 }
 
-async fn wait_for_shutdown_signal() {
+pub(crate) async fn wait_for_shutdown_signal() {
     let mut term = match signal(SignalKind::terminate()) {
         Ok(term) => term,
         Err(_) => {

@@ -109,6 +109,49 @@ impl Node {
         node
     }
 
+    /// Starts `opmesh bootnode` for chain 901 on 127.0.0.1: UDP `udp`, key and table under
+    /// `dir` (kept across restarts), metrics on, and `extra` flags. `tcp` is 0.
+    pub fn start_bootnode(dir: &Path, udp: u16, rpc: u16, metrics: u16, extra: &[&str]) -> Self {
+        std::fs::create_dir_all(dir).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("node.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_opmesh"))
+            .arg("bootnode")
+            .args(["--l2.chain-id", "901", "--p2p.listen.ip", "127.0.0.1"])
+            .args(["--p2p.listen.udp", &udp.to_string()])
+            .args(["--rpc.port", &rpc.to_string()])
+            .args([
+                "--metrics.enabled",
+                "--metrics.addr",
+                "127.0.0.1",
+                "--metrics.port",
+                &metrics.to_string(),
+            ])
+            .arg("--p2p.priv.path")
+            .arg(dir.join("key.txt"))
+            .arg("--p2p.discovery.path")
+            .arg(dir.join("discovery"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("bootnode starts");
+        let node = Self {
+            child,
+            rpc,
+            metrics,
+            tcp: 0,
+            udp,
+            dir: dir.to_path_buf(),
+        };
+        node.wait_ready();
+        node
+    }
+
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {

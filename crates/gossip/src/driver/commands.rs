@@ -281,6 +281,10 @@ impl GossipDriver {
             let _ = reply.send(Ok(peer_id));
             return;
         }
+        if super::resolve::dns_name(&addr).is_some() {
+            self.dial_resolving(peer_id, addr, Some(reply));
+            return;
+        }
         match self.swarm.dial(addr) {
             Ok(()) => self.pending_dials.entry(peer_id).or_default().push(reply),
             Err(e) => {

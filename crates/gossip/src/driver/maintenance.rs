@@ -2,8 +2,7 @@
 
 use std::time::Instant;
 
-use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
-use opmesh_peers::{Action, BanCause, DialFailure, Now};
+use opmesh_peers::{Action, BanCause, Now};
 use tracing::{info, warn};
 
 use super::GossipDriver;
@@ -43,16 +42,7 @@ impl GossipDriver {
     pub(super) fn execute(&mut self, actions: Vec<Action>) {
         for action in actions {
             match action {
-                Action::Dial { peer, addr } => {
-                    let opts = DialOpts::peer_id(peer)
-                        .addresses(vec![addr])
-                        .condition(PeerCondition::DisconnectedAndNotDialing)
-                        .build();
-                    if self.swarm.dial(opts).is_err() {
-                        self.manager
-                            .on_dial_failed(peer, DialFailure::Refused, Now::system());
-                    }
-                }
+                Action::Dial { peer, addr } => self.dial_resolving(peer, addr, None),
                 Action::Disconnect { peer } => {
                     let _ = self.swarm.disconnect_peer_id(peer);
                 }

@@ -6,6 +6,7 @@
 mod commands;
 mod maintenance;
 mod reqresp;
+mod resolve;
 mod swarm_events;
 
 use std::{
@@ -100,6 +101,9 @@ pub struct GossipDriver {
     maintenance: tokio::time::Interval,
     bandwidth: BandwidthCounters,
     last_score_inspection: Option<Instant>,
+    /// Finished lookups of `/dns*` dial addresses ([`resolve`]).
+    resolved_tx: mpsc::UnboundedSender<resolve::Resolved>,
+    resolved_rx: mpsc::UnboundedReceiver<resolve::Resolved>,
 }
 
 impl GossipDriver {
@@ -187,6 +191,7 @@ impl GossipDriver {
         let (payloads, payload_rx) = mpsc::channel(config.payload_buffer.max(1));
         let (events, _) = broadcast::channel(1024);
         let (listen_addrs, listen_rx) = watch::channel(Vec::new());
+        let (resolved_tx, resolved_rx) = mpsc::unbounded_channel();
         let handle = GossipHandle::new(
             commands_tx,
             listen_rx,
@@ -218,6 +223,8 @@ impl GossipDriver {
             maintenance,
             bandwidth,
             last_score_inspection: None,
+            resolved_tx,
+            resolved_rx,
         };
         Ok((handle, driver, ReceiverStream::new(payload_rx)))
     }
@@ -249,6 +256,7 @@ impl GossipDriver {
                     }
                 },
                 Some(candidate) = next_candidate(&mut self.candidates) => self.on_candidate(candidate),
+                Some(resolved) = self.resolved_rx.recv() => self.on_resolved(resolved),
                 _ = self.maintenance.tick() => self.maintain(),
             }
         }
