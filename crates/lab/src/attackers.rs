@@ -45,11 +45,20 @@ pub enum AttackKind {
     /// A discv5 node serving forged ENRs of our chain that point at private, link-local or
     /// loopback addresses the victims' network does not use (`crate::enr_poison`).
     PrivateEnrs,
+    /// Valid-looking blocks as fast as it can build them: signed by the sequencer's key, with
+    /// [`FLOOD_TXS`] transactions and a block hash that does not match, so each passes the
+    /// cheap checks and the signature and costs a victim a block-hash computation before it is
+    /// rejected. The victims' per-peer validation share keeps honest blocks flowing until the
+    /// ban.
+    ValidationFlood,
 }
+
+/// Transactions in each `validation-flood` block.
+pub const FLOOD_TXS: usize = 200;
 
 impl AttackKind {
     /// Every kind, in table order.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::InvalidSignature,
         Self::WrongSigner,
         Self::BlocksPerHeight,
@@ -59,6 +68,7 @@ impl AttackKind {
         Self::ConnectLoop,
         Self::ManyConnections,
         Self::PrivateEnrs,
+        Self::ValidationFlood,
     ];
 
     /// The kebab-case name.
@@ -73,6 +83,7 @@ impl AttackKind {
             Self::ConnectLoop => "connect-loop",
             Self::ManyConnections => "many-connections",
             Self::PrivateEnrs => "private-enrs",
+            Self::ValidationFlood => "validation-flood",
         }
     }
 
@@ -221,6 +232,11 @@ impl Forger {
                 raw[..8].copy_from_slice(&n.to_be_bytes());
                 compress(&raw)
             }
+            AttackKind::ValidationFlood => self.builder.invalid(
+                InvalidKind::BlockHashMismatch,
+                version,
+                &BlockSpec::new(1_000_000 + n, now, FLOOD_TXS),
+            ),
             AttackKind::Replay => {
                 // A block as the sequencer signed it two minutes ago.
                 let old = now.saturating_sub(120);

@@ -381,10 +381,11 @@ async fn launch(
             )));
         }
         _ => {
-            let rate = if kind == AttackKind::Oversized {
-                params.rate.min(5.0)
-            } else {
-                params.rate
+            let rate = match kind {
+                AttackKind::Oversized => params.rate.min(5.0),
+                // As fast as the attacker can build the blocks.
+                AttackKind::ValidationFlood => params.rate * 50.0,
+                _ => params.rate,
             };
             let handle = nodes[0].handle.clone();
             let payloads = nodes[0].payloads.take();

@@ -1,5 +1,6 @@
-//! One peer flooding expensive invalid messages cannot stop another peer's blocks: each peer
-//! has a bounded share of the validation pipeline (issue 12). Real swarms over the memory
+//! Resource bounds that keep one kind of peer from crowding out the rest (issue 12): a peer
+//! flooding expensive invalid messages has a bounded share of the validation pipeline, and
+//! peers that dial us can never take every connection slot. Real swarms over the memory
 //! transport, the real validator.
 
 mod common;
@@ -10,8 +11,12 @@ use common::*;
 use opmesh_gossip::{
     builder::{BlockSpec, InvalidKind},
     validation::PipelineLimits,
-    PayloadVersion, ScoringMode,
+    GateOp, PayloadVersion, PeerLimits, ScoringMode,
 };
+
+fn fast(setup: &mut NodeSetup) {
+    setup.gossip.maintenance_interval = Duration::from_millis(100);
+}
 
 /// Messages the flooder sends in one burst: far more than the victim's whole pipeline.
 const BURST: u64 = 200;
@@ -101,4 +106,70 @@ async fn a_flooding_peer_cannot_starve_another_peers_blocks() {
     // The flood did overrun its share (otherwise this test proved nothing).
     assert!(stats.throttled > 0, "{stats:?}");
     assert!(stats.rejected > 0, "{stats:?}");
+}
+
+/// Peers that dial us can hold at most `peers.hi - peers.lo / 2` slots: the rest stay for
+/// peers the node dials itself. A protected peer still gets in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inbound_peers_cannot_take_every_slot() {
+    let limits = |config: &mut NodeSetup| {
+        fast(config);
+        config.peers.limits = PeerLimits {
+            lo: 2,
+            hi: 3,
+            ..PeerLimits::default()
+        };
+    };
+    let target = spawn_node(false, limits).await;
+    // min_outbound = 1, so two peers may dial in.
+    let mut dialers = Vec::new();
+    for _ in 0..3 {
+        dialers.push(spawn_node(false, fast).await);
+    }
+    dialers[0]
+        .handle
+        .dial(target.addr.clone())
+        .await
+        .expect("first inbound");
+    dialers[1]
+        .handle
+        .dial(target.addr.clone())
+        .await
+        .expect("second inbound");
+    eventually(Duration::from_secs(5), "two inbound peers", || async {
+        target.handle.peers().await.unwrap().len() == 2
+    })
+    .await;
+    // The third is refused once its handshake tells who it is: whatever its dial reports,
+    // it ends up without the connection.
+    let _ = dialers[2].handle.dial(target.addr.clone()).await;
+    eventually(
+        Duration::from_secs(5),
+        "third dialer left alone",
+        || async { dialers[2].handle.peers().await.unwrap().is_empty() },
+    )
+    .await;
+    assert_eq!(target.handle.peers().await.unwrap().len(), 2);
+    // The target can still dial out to it: outbound slots are not taken by inbound peers.
+    target
+        .handle
+        .dial(dialers[2].addr.clone())
+        .await
+        .expect("outbound dial");
+    eventually(Duration::from_secs(5), "three peers", || async {
+        target.handle.peers().await.unwrap().len() == 3
+    })
+    .await;
+    // A protected peer is let in even when the inbound slots are full.
+    let friend = spawn_node(false, fast).await;
+    target
+        .handle
+        .gate(GateOp::Protect(friend.peer_id()))
+        .await
+        .unwrap();
+    friend
+        .handle
+        .dial(target.addr.clone())
+        .await
+        .expect("protected peer gets in");
 }
