@@ -68,7 +68,8 @@ pub struct GossipStats {
     pub accepts_allowed: u64,
     /// Inbound connections refused by the gater or the connection limits.
     pub accepts_denied: u64,
-    /// Peers banned for their score.
+    /// Peers banned: for their score, a reconnect loop, or a flood of blocks this node cannot
+    /// verify.
     pub bans: u64,
     /// Bans that ran out.
     pub unbans: u64,
