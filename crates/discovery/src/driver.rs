@@ -273,6 +273,15 @@ impl DiscoveryDriver {
                 }
                 let _ = reply.send(());
             }
+            Command::SetExternalTcp(addr, reply) => {
+                let changed = self.discv5.update_local_enr_socket(addr, true);
+                if changed {
+                    tracing::info!(%addr, enr = %self.discv5.local_enr(),
+                        "local ENR updated with the confirmed external address");
+                    self.publish_view();
+                }
+                let _ = reply.send(changed);
+            }
             Command::Shutdown(_) => {}
         }
     }

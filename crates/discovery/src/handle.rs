@@ -6,7 +6,11 @@
 //! [`DiscoveryError::DriverStopped`] once the driver is gone, and serves read-only state (the
 //! local ENR, the bans, the counters) from a snapshot without a round trip.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::Arc,
+    time::Duration,
+};
 
 use enr::NodeId;
 use tokio::{
@@ -26,6 +30,7 @@ pub(crate) enum Command {
     BanNode(NodeId, Duration, oneshot::Sender<()>),
     BanIp(IpAddr, Duration, oneshot::Sender<()>),
     SetWantsPeers(bool, oneshot::Sender<()>),
+    SetExternalTcp(SocketAddr, oneshot::Sender<bool>),
     Shutdown(oneshot::Sender<Result<(), TableStoreError>>),
 }
 
@@ -130,6 +135,13 @@ impl DiscoveryHandle {
     /// every `slow_lookup_interval`. A change to `true` starts a lookup at once.
     pub async fn set_wants_peers(&self, wants: bool) -> Result<(), DiscoveryError> {
         self.request(|tx| Command::SetWantsPeers(wants, tx)).await
+    }
+
+    /// Puts `addr` (an address NAT traversal confirmed peers can reach us at over TCP) in the
+    /// local ENR: its IP and TCP port, with a new sequence number. Returns whether the ENR
+    /// changed; the new record is in [`Self::view`] when this returns.
+    pub async fn set_external_tcp(&self, addr: SocketAddr) -> Result<bool, DiscoveryError> {
+        self.request(|tx| Command::SetExternalTcp(addr, tx)).await
     }
 
     /// Stops the driver after persisting the table; returns the persist result.

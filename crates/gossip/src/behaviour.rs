@@ -3,10 +3,12 @@
 use std::collections::HashSet;
 
 use libp2p::{
+    autonat,
     connection_limits::{self, ConnectionLimits},
     gossipsub::{self, MessageAuthenticity, WhitelistSubscriptionFilter},
     identify, ping,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour},
+    upnp,
 };
 
 use opmesh_peers::{GaterBehaviour, GaterConfig, PeersConfig};
@@ -39,6 +41,19 @@ pub struct Behaviour {
     pub gossipsub: BlockGossipsub,
     /// The `payload_by_number` server; disabled by `serve_payload_by_number = false`.
     pub payload_by_number: Toggle<PayloadServer>,
+    /// AutoNAT v1 (`--p2p.nat`): confirms the addresses peers can dial us at.
+    pub autonat: Toggle<autonat::Behaviour>,
+    /// UPnP IGD port mapping (`--p2p.nat`).
+    pub upnp: Toggle<upnp::tokio::Behaviour>,
+}
+
+/// AutoNAT's settings: libp2p's, but the first probe 5 s after start (not 15 s).
+fn autonat_config(private_ips: bool) -> autonat::Config {
+    autonat::Config {
+        boot_delay: std::time::Duration::from_secs(5),
+        only_global_ips: !private_ips,
+        ..autonat::Config::default()
+    }
 }
 
 /// Why the behaviour could not be built.
@@ -117,6 +132,17 @@ impl Behaviour {
             ping: config.ping.then(ping::Behaviour::default).into(),
             gossipsub,
             payload_by_number,
+            autonat: config
+                .nat
+                .autonat
+                .then(|| {
+                    autonat::Behaviour::new(
+                        node.keypair.public().to_peer_id(),
+                        autonat_config(config.nat.autonat_private_ips),
+                    )
+                })
+                .into(),
+            upnp: config.nat.upnp.then(upnp::tokio::Behaviour::default).into(),
         })
     }
 }
@@ -142,6 +168,9 @@ pub fn local_protocols(config: &GossipConfig, chain_id: u64) -> Vec<String> {
     if config.serve_payload_by_number {
         protocols.push(crate::reqresp::op_node_protocol_id(chain_id));
         protocols.push(crate::reqresp::spec_protocol_id(chain_id));
+    }
+    if config.nat.autonat {
+        protocols.push(autonat::DEFAULT_PROTOCOL_NAME.to_string());
     }
     protocols.sort();
     protocols

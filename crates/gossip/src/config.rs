@@ -199,6 +199,35 @@ pub struct GossipConfig {
     /// Seconds added to this node's clock when validating (0 but in the network lab's
     /// skewed-clock scenario; the hidden `--p2p.debug.clock-offset`).
     pub clock_offset_secs: i64,
+    /// NAT traversal (`--p2p.nat`): off by default, as in op-node.
+    pub nat: NatConfig,
+}
+
+/// NAT traversal (`--p2p.nat`). An address either confirms becomes a confirmed external
+/// address of the swarm ([`crate::NetworkEvent::ExternalAddrConfirmed`]), which the network
+/// puts in the ENR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NatConfig {
+    /// Ask the gateway for a port mapping with UPnP IGD (libp2p's `upnp` behaviour; it does
+    /// not speak NAT-PMP or PCP). A mapping made is confirmed as the external address.
+    pub upnp: bool,
+    /// AutoNAT (v1) client and server: connected peers dial the addresses others observe us
+    /// at; one that answers is confirmed. The server side serves peers the same way.
+    pub autonat: bool,
+    /// AutoNAT with peers at non-global IPs too (loopback, private ranges): for tests and
+    /// private networks; a public node leaves it off, as libp2p does.
+    pub autonat_private_ips: bool,
+}
+
+impl NatConfig {
+    /// `--p2p.nat`: UPnP and AutoNAT.
+    pub const fn on() -> Self {
+        Self {
+            upnp: true,
+            autonat: true,
+            autonat_private_ips: false,
+        }
+    }
 }
 
 impl Default for GossipConfig {
@@ -220,6 +249,7 @@ impl Default for GossipConfig {
             req_resp: ReqRespConfig::default(),
             validation: ValidationLevel::Full,
             clock_offset_secs: 0,
+            nat: NatConfig::default(),
         }
     }
 }

@@ -36,4 +36,10 @@ pub enum NetworkEvent {
         /// The peer.
         peer: PeerId,
     },
+    /// NAT traversal (`--p2p.nat`: AutoNAT or a UPnP mapping) confirmed an address peers can
+    /// reach this node at.
+    ExternalAddrConfirmed {
+        /// The address (`/ip4|ip6/<ip>/tcp/<port>`).
+        addr: Multiaddr,
+    },
 }

@@ -32,7 +32,7 @@ pub mod validation;
 
 pub use bandwidth::BandwidthCounters;
 pub use behaviour::BehaviourError;
-pub use config::{GossipConfig, LocalNode, MeshParams, ValidationLevel};
+pub use config::{GossipConfig, LocalNode, MeshParams, NatConfig, ValidationLevel};
 pub use driver::{
     unix_seconds, BlockLists, GateOp, GossipDriver, GossipSetupError, PayloadStream,
     ReceivedPayload,

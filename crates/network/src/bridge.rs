@@ -67,6 +67,45 @@ pub(crate) async fn bans_to_discovery<S, F>(
     }
 }
 
+/// Addresses NAT traversal confirms (`--p2p.nat`) go into the local ENR (IP and TCP port), so
+/// peers that find us through discovery dial the reachable address. Ends when either side
+/// stops.
+pub(crate) async fn external_addrs_to_enr(
+    mut events: broadcast::Receiver<NetworkEvent>,
+    discovery: DiscoveryHandle,
+) {
+    loop {
+        match events.recv().await {
+            Ok(NetworkEvent::ExternalAddrConfirmed { addr }) => {
+                let Some(socket) = tcp_socket_of(&addr) else {
+                    debug!(%addr, "confirmed external address is not IP/TCP; ENR unchanged");
+                    continue;
+                };
+                if discovery.set_external_tcp(socket).await.is_err() {
+                    break;
+                }
+            }
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+/// The IP and TCP port of `/ip4|ip6/<ip>/tcp/<port>[/...]`.
+fn tcp_socket_of(addr: &libp2p::Multiaddr) -> Option<std::net::SocketAddr> {
+    use libp2p::multiaddr::Protocol;
+    let mut parts = addr.iter();
+    let ip = match parts.next()? {
+        Protocol::Ip4(ip) => std::net::IpAddr::V4(ip),
+        Protocol::Ip6(ip) => std::net::IpAddr::V6(ip),
+        _ => return None,
+    };
+    match parts.next()? {
+        Protocol::Tcp(port) => Some(std::net::SocketAddr::new(ip, port)),
+        _ => None,
+    }
+}
+
 /// The gater's current peer bans, read through the gossip handle (`None` once it stopped).
 pub(crate) async fn gossip_bans(gossip: GossipHandle) -> Option<Vec<(PeerId, SystemTime)>> {
     gossip

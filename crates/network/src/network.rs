@@ -135,6 +135,15 @@ impl Network {
                 discovery.clone(),
             ));
             tokio::spawn(bridge::export_discovery_metrics(discovery.clone()));
+            // An advertised IP is the operator's word; NAT traversal only fills the ENR in
+            // when there is none.
+            let nat = config.gossip.nat;
+            if (nat.autonat || nat.upnp) && config.listen.advertise_ip.is_none() {
+                tokio::spawn(bridge::external_addrs_to_enr(
+                    gossip.subscribe_events(),
+                    discovery.clone(),
+                ));
+            }
             tokio::spawn(bridge::pace_discovery(
                 gossip.clone(),
                 discovery.clone(),

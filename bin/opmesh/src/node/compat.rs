@@ -80,7 +80,7 @@ pub const FLAGS: &[FlagRow] = &[
     op(
         "p2p.nat",
         "OP_NODE_P2P_NAT",
-        Ignored("NAT traversal (UPnP/NAT-PMP, AutoNAT) is not implemented yet; set --p2p.advertise.ip"),
+        Values("true = UPnP IGD port mapping and AutoNAT (v1), a confirmed address goes into the ENR; NAT-PMP and PCP are not implemented"),
     ),
     // discovery
     op("p2p.no-discovery", "OP_NODE_P2P_NO_DISCOVERY", Supported),
@@ -108,6 +108,7 @@ pub const FLAGS: &[FlagRow] = &[
     ours("l1"),
     ours("l1.runtime-config-reload-interval"),
     ours("p2p.debug.clock-offset"),
+    ours("p2p.debug.nat-private-ips"),
     op("p2p.sequencer.key", "OP_NODE_P2P_SEQUENCER_KEY", Supported),
     ours("p2p.sequencer.key.path"),
     op(
@@ -307,7 +308,6 @@ pub fn check(args: &NodeArgs) -> Result<Vec<String>, CliError> {
         ("p2p.scoring.peers", args.scoring_peers.is_some()),
         ("p2p.score.bands", args.score_bands.is_some()),
         ("p2p.scoring.topics", args.scoring_topics.is_some()),
-        ("p2p.nat", args.nat),
     ];
     for (flag, set) in ignored {
         if set && matches!(row(flag).map(|r| r.support), Some(Ignored(_))) {

@@ -8,7 +8,7 @@ use std::{
 
 use libp2p::Multiaddr;
 use opmesh_discovery::{Bootnode, NetRestrict, NodeIdentity, TableLocation};
-use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, PeerLimits};
+use opmesh_gossip::{validation::SequencerKey, BanConfig, MeshParams, NatConfig, PeerLimits};
 use opmesh_network::{
     l1_signer::L1SignerConfig, DiscoverySettings, ListenConfig, NetworkConfig, SignerConfig,
 };
@@ -115,6 +115,12 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         dial_timeout: args.dial_timeout,
     };
     let gossip = &mut config.gossip;
+    if args.nat {
+        gossip.nat = NatConfig {
+            autonat_private_ips: args.nat_private_ips,
+            ..NatConfig::on()
+        };
+    }
     gossip.sequencer_key = sequencer_key;
     gossip.scoring = args.scoring;
     gossip.mesh = MeshParams {

@@ -277,9 +277,13 @@ pub struct NodeArgs {
         hide = true
     )]
     pub scoring_topics: Option<String>,
-    /// NAT traversal: UPnP port mapping and AutoNAT.
+    /// NAT traversal: UPnP IGD port mapping and AutoNAT; a confirmed external address goes
+    /// into the ENR (unless --p2p.advertise.ip is set).
     #[arg(long = "p2p.nat", env = "OPMESH_P2P_NAT", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub nat: bool,
+    /// AutoNAT with peers at loopback and private IPs too (tests, private networks).
+    #[arg(long = "p2p.debug.nat-private-ips", env = "OPMESH_P2P_DEBUG_NAT_PRIVATE_IPS", hide = true, default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
+    pub nat_private_ips: bool,
 
     // ---- dev block producer ----
     /// Produce a valid synthetic block every INTERVAL_MS and publish it (needs --p2p.sequencer.key).

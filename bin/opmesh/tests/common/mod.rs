@@ -65,11 +65,24 @@ impl Node {
         metrics: u16,
         extra: &[&str],
     ) -> Self {
+        Self::start_on("127.0.0.1", dir, tcp, udp, rpc, metrics, extra)
+    }
+
+    /// Like [`Self::start_with_ports`], listening for P2P on `listen_ip`.
+    pub fn start_on(
+        listen_ip: &str,
+        dir: &Path,
+        tcp: u16,
+        udp: u16,
+        rpc: u16,
+        metrics: u16,
+        extra: &[&str],
+    ) -> Self {
         std::fs::create_dir_all(dir).unwrap();
         let log = std::fs::File::create(dir.join("node.log")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_opmesh"))
             .arg("node")
-            .args(["--l2.chain-id", "901", "--p2p.listen.ip", "127.0.0.1"])
+            .args(["--l2.chain-id", "901", "--p2p.listen.ip", listen_ip])
             .args([
                 "--p2p.listen.tcp",
                 &tcp.to_string(),

@@ -54,6 +54,25 @@ impl GossipDriver {
                 let actions = self.manager.on_reconnect_loop(peer, gater, Now::system());
                 self.execute(actions);
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Autonat(
+                libp2p::autonat::Event::StatusChanged { old, new },
+            )) => info!(?old, ?new, "AutoNAT status changed"),
+            SwarmEvent::Behaviour(BehaviourEvent::Upnp(event)) => match event {
+                libp2p::upnp::Event::NewExternalAddr {
+                    local_addr,
+                    external_addr,
+                } => info!(%local_addr, %external_addr, "UPnP port mapping made"),
+                libp2p::upnp::Event::ExpiredExternalAddr {
+                    local_addr,
+                    external_addr,
+                } => info!(%local_addr, %external_addr, "UPnP port mapping expired"),
+                libp2p::upnp::Event::GatewayNotFound => {
+                    info!("UPnP: no gateway found; no port mapping")
+                }
+                libp2p::upnp::Event::NonRoutableGateway => {
+                    info!("UPnP: the gateway is not routable (behind another NAT); no port mapping")
+                }
+            },
             SwarmEvent::Behaviour(_) => {}
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -151,6 +170,10 @@ impl GossipDriver {
             SwarmEvent::NewListenAddr { address, .. } => {
                 info!(%address, "listening");
                 self.listen_addrs.send_modify(|addrs| addrs.push(address));
+            }
+            SwarmEvent::ExternalAddrConfirmed { address } => {
+                info!(%address, "external address confirmed");
+                self.emit(NetworkEvent::ExternalAddrConfirmed { addr: address });
             }
             SwarmEvent::ExpiredListenAddr { address, .. } => {
                 self.listen_addrs
