@@ -3,8 +3,9 @@
 //!
 //! The real network uses [`tcp_transport`]; multi-node tests use [`memory_transport`]
 //! (libp2p's in-process transport: no sockets, no ports, same handshake and multiplexing).
-//! Everything that belongs to the real network's path only (DNS resolution of `/dns*`
-//! addresses, NAT) goes into [`tcp_transport`].
+//! `/dns*` addresses are not resolved by the transport: the driver looks names up before each
+//! dial (`driver/resolve.rs`) so the gater judges the IPs. NAT traversal is behaviours
+//! (`behaviour.rs`, `--p2p.nat`), not transport.
 
 use std::time::Duration;
 

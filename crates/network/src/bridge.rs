@@ -197,6 +197,22 @@ mod tests {
 
     use super::*;
 
+    /// Only an IP + TCP address can go into the ENR.
+    #[test]
+    fn confirmed_addresses_become_tcp_sockets() {
+        let socket = |s: &str| tcp_socket_of(&s.parse().unwrap());
+        assert_eq!(
+            socket("/ip4/203.0.113.7/tcp/9222"),
+            Some("203.0.113.7:9222".parse().unwrap())
+        );
+        assert_eq!(
+            socket("/ip6/2001:db8::1/tcp/9222/p2p/16Uiu2HAmJ7Z3uCqU6jXuzPYxJqkgzCEZ3LbRkrQgKZ3b5bhYpUFt"),
+            Some("[2001:db8::1]:9222".parse().unwrap())
+        );
+        assert_eq!(socket("/ip4/203.0.113.7/udp/9222/quic-v1"), None);
+        assert_eq!(socket("/dns4/example.org/tcp/9222"), None);
+    }
+
     /// The metrics crate exports every ENR result at zero from start; its list must be
     /// discovery's.
     #[test]
