@@ -65,3 +65,41 @@ fn autonat_confirms_a_loopback_address_and_it_goes_into_the_enr() {
     drop(a);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without `--p2p.debug.nat-private-ips`, AutoNAT neither asks nor serves peers at loopback
+/// addresses (libp2p's `only_global_ips`): nothing is confirmed and the ENR keeps no IP.
+#[test]
+fn by_default_autonat_ignores_loopback_peers() {
+    let dir = temp_dir("nat-global-only");
+    let a = Node::start_on(
+        "0.0.0.0",
+        &dir.join("a"),
+        free_tcp(),
+        free_udp(),
+        free_tcp(),
+        free_tcp(),
+        &["--p2p.nat"],
+    );
+    let a_peer = a.rpc("opp2p_self", json!([]))["peerID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let static_peer = format!("/ip4/127.0.0.1/tcp/{}/p2p/{a_peer}", a.tcp);
+    let b = Node::start(&dir.join("b"), &["--p2p.nat", "--p2p.static", &static_peer]);
+    eventually(Duration::from_secs(30), "b connected to a", || {
+        b.rpc("opp2p_peers", json!([true]))["peers"]
+            .as_object()
+            .is_some_and(|p| p.contains_key(&a_peer))
+    });
+    // Past the first probe (5 s after start) and its answer.
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(enr(&a).ip4(), None);
+    assert!(
+        !a.log().contains("external address confirmed"),
+        "{}",
+        a.log()
+    );
+    drop(b);
+    drop(a);
+    let _ = std::fs::remove_dir_all(&dir);
+}
