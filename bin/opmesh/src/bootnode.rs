@@ -4,127 +4,56 @@
 //! defaults and `OPMESH_*` / op-node (`OP_NODE_*`) environment variables; op-bootnode's own
 //! `OP_BOOTNODE_*` names are read too.
 
-use std::{net::IpAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
-use clap::{ArgAction, Args};
+use clap::Args;
 use opmesh_discovery::{DiscoveryConfig, TableLocation};
 use opmesh_network::Bootnode;
 use tracing::info;
 
 use crate::{
     chain_args::ChainArgs,
+    flag_groups::{
+        DiscoveryArgs, DiscoveryListenArgs, IdentityArgs, LogArgs, MetricsArgs, RpcArgs,
+    },
     node::{
         self,
         config::{advertise_ip, bootnodes, identity, netrestrict},
-        flags::{go_bool, port, LogFormat},
+        flags::port,
         CliError,
     },
 };
 
-/// Everything `opmesh bootnode` accepts.
+/// Everything `opmesh bootnode` accepts: `opmesh node`'s identity, discovery, RPC, metrics and
+/// log groups plus the UDP listen port, whose default differs. The `mut_arg` lines keep
+/// bootnode-specific help texts explicit; names, env variables and defaults are the groups'.
 #[derive(Debug, Clone, Args)]
+#[command(
+    mut_arg("priv_path", |a| a.help("File holding the bootnode's secp256k1 key as hex; created (mode 0600) if absent. Keep it: the ENR operators configure depends on it")),
+    mut_arg("listen_ip", |a| a.help("IP to listen on (UDP)")),
+    mut_arg("bootnodes", |a| a.help("Comma-separated ENRs or enode URLs of other bootnodes to bootstrap from")),
+    mut_arg("rpc_port", |a| a.help("Admin RPC port (HTTP and WebSocket): opp2p_self, opp2p_discoveryTable, opp2p_peerStats, opp2p_peerCount")),
+    mut_arg("metrics_enabled", |a| a.help("Serve Prometheus metrics (the discovery series: table size, ENRs seen by result)")),
+)]
 pub struct BootnodeArgs {
     #[command(flatten)]
     pub chain: ChainArgs,
-    /// File holding the bootnode's secp256k1 key as hex; created (mode 0600) if absent. Keep it:
-    /// the ENR operators configure depends on it.
-    #[arg(
-        long = "p2p.priv.path",
-        env = "OPMESH_P2P_PRIV_PATH",
-        default_value = "opnode_p2p_priv.txt"
-    )]
-    pub priv_path: PathBuf,
-    /// The key as hex, instead of --p2p.priv.path.
-    #[arg(long = "p2p.priv.raw", env = "OPMESH_P2P_PRIV_RAW", hide = true)]
-    pub priv_raw: Option<String>,
-    /// IP to listen on (UDP).
-    #[arg(
-        long = "p2p.listen.ip",
-        env = "OPMESH_P2P_LISTEN_IP",
-        default_value = "0.0.0.0"
-    )]
-    pub listen_ip: IpAddr,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[command(flatten)]
+    pub listen: DiscoveryListenArgs,
     /// UDP port for discv5 (0 = any free port). 9222 is what op-bootnode ends up with: its
     /// UDP 0 means the TCP port, 9222.
     #[arg(long = "p2p.listen.udp", env = "OPMESH_P2P_LISTEN_UDP", default_value = "9222", value_parser = port)]
     pub listen_udp: u16,
-    /// IP or host name to put in the ENR (a name is resolved at start); turns off learning it
-    /// from peers.
-    #[arg(long = "p2p.advertise.ip", env = "OPMESH_P2P_ADVERTISE_IP")]
-    pub advertise_ip: Option<String>,
-    /// UDP port to put in the ENR (0 = the listen port).
-    #[arg(long = "p2p.advertise.udp", env = "OPMESH_P2P_ADVERTISE_UDP", value_parser = port)]
-    pub advertise_udp: Option<u16>,
-    /// Comma-separated ENRs or enode URLs of other bootnodes to bootstrap from.
-    #[arg(
-        long = "p2p.bootnodes",
-        env = "OPMESH_P2P_BOOTNODES",
-        value_delimiter = ','
-    )]
-    pub bootnodes: Vec<String>,
-    /// Comma-separated CIDRs: discovery talks only to these networks.
-    #[arg(long = "p2p.netrestrict", env = "OPMESH_P2P_NETRESTRICT")]
-    pub netrestrict: Option<String>,
-    /// Directory for the discovery table, or `memory`.
-    #[arg(
-        long = "p2p.discovery.path",
-        env = "OPMESH_P2P_DISCOVERY_PATH",
-        default_value = "opnode_discovery_db"
-    )]
-    pub discovery_path: String,
-
-    /// Admin RPC listen address.
-    #[arg(
-        long = "rpc.addr",
-        env = "OPMESH_RPC_ADDR",
-        default_value = "127.0.0.1"
-    )]
-    pub rpc_addr: IpAddr,
-    /// Admin RPC port (HTTP and WebSocket): opp2p_self, opp2p_discoveryTable,
-    /// opp2p_peerStats, opp2p_peerCount.
-    #[arg(long = "rpc.port", env = "OPMESH_RPC_PORT", default_value = "9545")]
-    pub rpc_port: u16,
-    /// File with a 32-byte hex secret: require HS256 JWTs on the RPC.
-    #[arg(long = "rpc.jwt-secret", env = "OPMESH_RPC_JWT_SECRET")]
-    pub rpc_jwt_secret: Option<PathBuf>,
-    /// Comma-separated host names accepted in the HTTP Host header besides local ones.
-    #[arg(long = "rpc.vhosts", env = "OPMESH_RPC_VHOSTS", value_delimiter = ',')]
-    pub rpc_vhosts: Vec<String>,
-    /// Comma-separated browser origins allowed to call the RPC besides local pages.
-    #[arg(
-        long = "rpc.origins",
-        env = "OPMESH_RPC_ORIGINS",
-        value_delimiter = ','
-    )]
-    pub rpc_origins: Vec<String>,
-
-    /// Serve Prometheus metrics (the discovery series: table size, ENRs seen by result).
-    #[arg(long = "metrics.enabled", env = "OPMESH_METRICS_ENABLED", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
-    pub metrics_enabled: bool,
-    /// Metrics listen address.
-    #[arg(
-        long = "metrics.addr",
-        env = "OPMESH_METRICS_ADDR",
-        default_value = "0.0.0.0"
-    )]
-    pub metrics_addr: IpAddr,
-    /// Metrics port.
-    #[arg(
-        long = "metrics.port",
-        env = "OPMESH_METRICS_PORT",
-        default_value = "7300"
-    )]
-    pub metrics_port: u16,
-
-    /// Log level (error, warn, info, debug, trace) or a tracing filter.
-    #[arg(long = "log.level", env = "OPMESH_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-    /// Log format: text or json.
-    #[arg(long = "log.format", env = "OPMESH_LOG_FORMAT", default_value = "text")]
-    pub log_format: LogFormat,
-    /// Colour the text log (default: when stderr is a terminal).
-    #[arg(long = "log.color", env = "OPMESH_LOG_COLOR", num_args = 0..=1, default_missing_value = "true", value_parser = go_bool)]
-    pub log_color: Option<bool>,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
+    #[command(flatten)]
+    pub rpc: RpcArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// The discovery configuration of a bootnode from its flags (the chain, key, addresses, other
@@ -137,32 +66,27 @@ pub fn discovery_config(
         .resolve_with_preset()
         .map_err(|e| CliError(e.to_string()))?
         .chain;
-    let identity = identity(args.priv_raw.as_deref(), &args.priv_path)?;
+    let identity = identity(&args.identity)?;
     let mut config = DiscoveryConfig::new(chain.chain_id);
-    config.listen_ip = args.listen_ip;
+    config.listen_ip = args.listen.listen_ip;
     config.listen_udp_port = args.listen_udp;
-    config.advertise_ip = advertise_ip(args.advertise_ip.as_deref(), args.listen_ip)?;
-    config.advertise_udp_port = args.advertise_udp.filter(|p| *p != 0);
-    config.bootnodes = bootnodes(&args.bootnodes)?;
-    config.netrestrict = netrestrict(args.netrestrict.as_deref())?;
-    config.table = TableLocation::from_flag(&args.discovery_path);
+    config.advertise_ip = advertise_ip(args.listen.advertise_ip.as_deref(), args.listen.listen_ip)?;
+    config.advertise_udp_port = args.listen.advertise_udp.filter(|p| *p != 0);
+    config.bootnodes = bootnodes(&args.discovery.bootnodes)?;
+    config.netrestrict = netrestrict(args.discovery.netrestrict.as_deref())?;
+    config.table = TableLocation::from_flag(&args.discovery.discovery_path);
     Ok((config, identity))
 }
 
 /// Runs the bootnode until SIGINT or SIGTERM; the table is written on the way out.
 pub async fn run(args: BootnodeArgs) -> Result<(), CliError> {
-    let rpc_config = node::rpc_config(
-        std::net::SocketAddr::new(args.rpc_addr, args.rpc_port),
-        args.rpc_jwt_secret.as_deref(),
-        &args.rpc_vhosts,
-        &args.rpc_origins,
-    )?;
+    let rpc_config = node::rpc_config(&args.rpc)?;
     let (config, identity) = discovery_config(&args)?;
-    let metrics = if args.metrics_enabled {
-        let addr = std::net::SocketAddr::new(args.metrics_addr, args.metrics_port);
-        Some(opmesh_metrics::install(addr).map_err(|e| CliError::flag("--metrics.port", e))?)
-    } else {
-        None
+    let metrics = match args.metrics.listen_addr() {
+        Some(addr) => {
+            Some(opmesh_metrics::install(addr).map_err(|e| CliError::flag("--metrics.port", e))?)
+        }
+        None => None,
     };
     let bootnode = Bootnode::start(config, &identity)
         .await
@@ -188,4 +112,69 @@ pub async fn run(args: BootnodeArgs) -> Result<(), CliError> {
     }
     info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::Cli;
+
+    /// The flags whose bootnode help text differs from `opmesh node`'s on purpose.
+    const OWN_HELP: &[&str] = &[
+        "p2p.priv.path",
+        "p2p.listen.ip",
+        "p2p.listen.udp",
+        "p2p.bootnodes",
+        "rpc.port",
+        "metrics.enabled",
+    ];
+
+    /// Every bootnode flag is an `opmesh node` flag with the same env variable, default,
+    /// arity, action and visibility; only `--p2p.listen.udp`'s default and the listed help texts
+    /// differ.
+    #[test]
+    fn bootnode_flags_are_node_flags_with_explicit_differences_only() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let node = cli.find_subcommand("node").expect("node subcommand");
+        let bootnode = cli.find_subcommand("bootnode").expect("bootnode");
+        let mut shared = 0;
+        for arg in bootnode.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if long == "help" {
+                continue;
+            }
+            let twin = node
+                .get_arguments()
+                .find(|a| a.get_long() == Some(long))
+                .unwrap_or_else(|| panic!("--{long} is not an `opmesh node` flag"));
+            assert_eq!(arg.get_env(), twin.get_env(), "--{long}");
+            assert_eq!(arg.get_num_args(), twin.get_num_args(), "--{long}");
+            assert_eq!(arg.is_hide_set(), twin.is_hide_set(), "--{long}");
+            assert_eq!(
+                format!("{:?}", arg.get_action()),
+                format!("{:?}", twin.get_action()),
+                "--{long}"
+            );
+            let help = |a: &clap::Arg| a.get_help().map(|h| h.to_string());
+            if long == "p2p.listen.udp" {
+                assert_eq!(arg.get_default_values(), ["9222"]);
+                assert_eq!(twin.get_default_values(), ["0"]);
+            } else {
+                assert_eq!(
+                    arg.get_default_values(),
+                    twin.get_default_values(),
+                    "--{long}"
+                );
+            }
+            if OWN_HELP.contains(&long) {
+                assert_ne!(help(arg), help(twin), "--{long} should keep its own help");
+            } else {
+                assert_eq!(help(arg), help(twin), "--{long}");
+            }
+            shared += 1;
+        }
+        assert_eq!(shared, 23, "bootnode flag count changed");
+    }
 }

@@ -3,6 +3,7 @@
 mod bootnode;
 mod chain_args;
 mod devnet;
+mod flag_groups;
 mod logging;
 mod node;
 mod p2p;
@@ -69,7 +70,8 @@ fn main() -> ExitCode {
 }
 
 fn run_node(args: node::NodeArgs, env_report: node::compat::EnvReport) -> Result<(), String> {
-    logging::init(&args.log_level, args.log_format, args.log_color).map_err(|e| e.to_string())?;
+    logging::init(&args.log.log_level, args.log.log_format, args.log.log_color)
+        .map_err(|e| e.to_string())?;
     log_env_report(&env_report);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -82,7 +84,8 @@ fn run_bootnode(
     args: bootnode::BootnodeArgs,
     env_report: node::compat::EnvReport,
 ) -> Result<(), String> {
-    logging::init(&args.log_level, args.log_format, args.log_color).map_err(|e| e.to_string())?;
+    logging::init(&args.log.log_level, args.log.log_format, args.log.log_color)
+        .map_err(|e| e.to_string())?;
     log_env_report(&env_report);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -188,8 +188,8 @@ fn op_node_variables_become_flags_below_the_command_line_and_opmesh_variables() 
         panic!("node")
     };
     assert_eq!(args.listen_tcp, 9003);
-    assert_eq!(args.rpc_port, 9999);
-    assert!(args.metrics_enabled);
+    assert_eq!(args.rpc.rpc_port, 9999);
+    assert!(args.metrics.metrics_enabled);
     let (same, report) = op_node_env_args(&Cli::command(), argv(&["opmesh", "validate"]), &vars);
     assert_eq!(same, argv(&["opmesh", "validate"]));
     assert!(report.used.is_empty());
@@ -211,7 +211,7 @@ fn bootnode_reads_op_bootnode_and_op_node_variables() {
         panic!("bootnode")
     };
     assert_eq!(args.listen_udp, 9004);
-    assert_eq!(args.netrestrict.as_deref(), Some("10.0.0.0/8"));
+    assert_eq!(args.discovery.netrestrict.as_deref(), Some("10.0.0.0/8"));
     // A bootnode has no TCP listener: that variable is not turned into a flag.
     assert!(!out
         .iter()
@@ -283,7 +283,7 @@ fn hidden_flags_take_supported_values_and_refuse_the_rest_naming_the_flag() {
         "--metrics.enabled",
     ])
     .unwrap();
-    assert!(args.ban_peers && args.no_discovery && args.metrics_enabled);
+    assert!(args.ban_peers && args.no_discovery && args.metrics.metrics_enabled);
     let warnings = check(&args).unwrap();
     for flag in [
         "--p2p.scoring.peers",

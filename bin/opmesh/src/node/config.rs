@@ -15,6 +15,7 @@ use opmesh_network::{
 use opmesh_peers::{GaterConfig, PeersConfig};
 
 use super::{key_file, CliError, NodeArgs};
+use crate::flag_groups::IdentityArgs;
 
 /// Builds the network configuration, validating every flag.
 pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
@@ -29,14 +30,14 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         .as_ref()
         .map(|p| p.bootnodes.clone())
         .unwrap_or_default();
-    let bootnode_flags = if args.bootnodes.iter().all(|b| b.trim().is_empty()) {
+    let bootnode_flags = if args.discovery.bootnodes.iter().all(|b| b.trim().is_empty()) {
         &preset_bootnodes
     } else {
-        &args.bootnodes
+        &args.discovery.bootnodes
     };
-    let identity = identity(args.priv_raw.as_deref(), &args.priv_path)?;
+    let identity = identity(&args.identity)?;
     let bootnodes = bootnodes(bootnode_flags)?;
-    let netrestrict = netrestrict(args.netrestrict.as_deref())?;
+    let netrestrict = netrestrict(args.discovery.netrestrict.as_deref())?;
     let static_peers = args
         .static_peers
         .iter()
@@ -63,11 +64,11 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         }
         (None, None) => None,
     };
-    let discovery_table = TableLocation::from_flag(&args.discovery_path);
+    let discovery_table = TableLocation::from_flag(&args.discovery.discovery_path);
 
     let mut config = NetworkConfig::new(chain, identity);
     config.listen = ListenConfig {
-        ip: args.listen_ip,
+        ip: args.listen.listen_ip,
         tcp_port: args.listen_tcp,
         // op-node's documented semantics: UDP 0 = the TCP port, advertise 0 = the listen port.
         udp_port: if args.listen_udp == 0 {
@@ -75,9 +76,9 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         } else {
             args.listen_udp
         },
-        advertise_ip: advertise_ip(args.advertise_ip.as_deref(), args.listen_ip)?,
+        advertise_ip: advertise_ip(args.listen.advertise_ip.as_deref(), args.listen.listen_ip)?,
         advertise_tcp: args.advertise_tcp.filter(|p| *p != 0),
-        advertise_udp: args.advertise_udp.filter(|p| *p != 0),
+        advertise_udp: args.listen.advertise_udp.filter(|p| *p != 0),
     };
     config.discovery = DiscoverySettings {
         enabled: !args.no_discovery,
@@ -147,15 +148,11 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
 }
 
 /// The node key from `--p2p.priv.raw`, else `--p2p.priv.path` (created if absent).
-pub(crate) fn identity(
-    raw: Option<&str>,
-    path: &std::path::Path,
-) -> Result<NodeIdentity, CliError> {
-    match raw {
+pub(crate) fn identity(flags: &IdentityArgs) -> Result<NodeIdentity, CliError> {
+    match flags.priv_raw.as_deref() {
         Some(raw) => NodeIdentity::from_hex(raw).map_err(|e| CliError::flag("--p2p.priv.raw", e)),
-        None => {
-            NodeIdentity::load_or_create(path).map_err(|e| CliError::flag("--p2p.priv.path", e))
-        }
+        None => NodeIdentity::load_or_create(&flags.priv_path)
+            .map_err(|e| CliError::flag("--p2p.priv.path", e)),
     }
 }
 

@@ -1,12 +1,17 @@
 //! `opmesh node` flags: op-node's names and defaults, each also read from `OPMESH_<FLAG>`.
 
-use std::{net::IpAddr, path::PathBuf, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
 use alloy_primitives::Address;
 use clap::{ArgAction, Args};
 use opmesh_primitives::parse_go_duration;
 
-use crate::chain_args::ChainArgs;
+use crate::{
+    chain_args::ChainArgs,
+    flag_groups::{
+        DiscoveryArgs, DiscoveryListenArgs, IdentityArgs, LogArgs, MetricsArgs, RpcArgs,
+    },
+};
 
 /// Parses a port the way op-node does: 0 (any) or 1024 and up.
 pub(crate) fn port(text: &str) -> Result<u16, String> {
@@ -45,61 +50,26 @@ pub struct NodeArgs {
     pub chain: ChainArgs,
 
     // ---- identity and listening ----
-    /// File holding the node's secp256k1 key as hex; created (mode 0600) if absent.
-    #[arg(
-        long = "p2p.priv.path",
-        env = "OPMESH_P2P_PRIV_PATH",
-        default_value = "opnode_p2p_priv.txt"
-    )]
-    pub priv_path: PathBuf,
-    /// The node key as hex, instead of --p2p.priv.path.
-    #[arg(long = "p2p.priv.raw", env = "OPMESH_P2P_PRIV_RAW", hide = true)]
-    pub priv_raw: Option<String>,
-    /// IP to listen on (TCP and UDP).
-    #[arg(
-        long = "p2p.listen.ip",
-        env = "OPMESH_P2P_LISTEN_IP",
-        default_value = "0.0.0.0"
-    )]
-    pub listen_ip: IpAddr,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    #[command(flatten)]
+    pub listen: DiscoveryListenArgs,
     /// TCP port for libp2p (0 = any free port).
     #[arg(long = "p2p.listen.tcp", env = "OPMESH_P2P_LISTEN_TCP", default_value = "9222", value_parser = port)]
     pub listen_tcp: u16,
     /// UDP port for discv5; 0 (the default) = the TCP port, as op-node documents it.
     #[arg(long = "p2p.listen.udp", env = "OPMESH_P2P_LISTEN_UDP", default_value = "0", value_parser = port)]
     pub listen_udp: u16,
-    /// IP or host name to put in the ENR (a name is resolved at start); turns off learning it
-    /// from peers.
-    #[arg(long = "p2p.advertise.ip", env = "OPMESH_P2P_ADVERTISE_IP")]
-    pub advertise_ip: Option<String>,
     /// TCP port to put in the ENR (0 = the listen port).
     #[arg(long = "p2p.advertise.tcp", env = "OPMESH_P2P_ADVERTISE_TCP", value_parser = port)]
     pub advertise_tcp: Option<u16>,
-    /// UDP port to put in the ENR (0 = the listen port).
-    #[arg(long = "p2p.advertise.udp", env = "OPMESH_P2P_ADVERTISE_UDP", value_parser = port)]
-    pub advertise_udp: Option<u16>,
 
     // ---- discovery ----
     /// Disable discv5.
     #[arg(long = "p2p.no-discovery", env = "OPMESH_P2P_NO_DISCOVERY", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub no_discovery: bool,
-    /// Comma-separated ENRs or enode URLs to bootstrap discovery from.
-    #[arg(
-        long = "p2p.bootnodes",
-        env = "OPMESH_P2P_BOOTNODES",
-        value_delimiter = ','
-    )]
-    pub bootnodes: Vec<String>,
-    /// Comma-separated CIDRs: discovery talks only to these networks.
-    #[arg(long = "p2p.netrestrict", env = "OPMESH_P2P_NETRESTRICT")]
-    pub netrestrict: Option<String>,
-    /// Directory for the discovery table, or `memory`.
-    #[arg(
-        long = "p2p.discovery.path",
-        env = "OPMESH_P2P_DISCOVERY_PATH",
-        default_value = "opnode_discovery_db"
-    )]
-    pub discovery_path: String,
+    #[command(flatten)]
+    pub discovery: DiscoveryArgs,
 
     // ---- peers ----
     /// Comma-separated multiaddrs (ending in /p2p/<id>) to stay connected to.
@@ -298,69 +268,24 @@ pub struct NodeArgs {
     pub dev_txs: usize,
 
     // ---- RPC ----
-    /// Admin RPC listen address.
-    #[arg(
-        long = "rpc.addr",
-        env = "OPMESH_RPC_ADDR",
-        default_value = "127.0.0.1"
-    )]
-    pub rpc_addr: IpAddr,
-    /// Admin RPC port (HTTP and WebSocket).
-    #[arg(long = "rpc.port", env = "OPMESH_RPC_PORT", default_value = "9545")]
-    pub rpc_port: u16,
-    /// File with a 32-byte hex secret: require HS256 JWTs on the RPC.
-    #[arg(long = "rpc.jwt-secret", env = "OPMESH_RPC_JWT_SECRET")]
-    pub rpc_jwt_secret: Option<PathBuf>,
+    #[command(flatten)]
+    pub rpc: RpcArgs,
     /// Serve the admin_* methods (admin_postUnsafePayload signs with the sequencer key).
     /// Refused on a non-loopback --rpc.addr without --rpc.jwt-secret.
     #[arg(long = "rpc.enable-admin", env = "OPMESH_RPC_ENABLE_ADMIN", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub rpc_enable_admin: bool,
-    /// Comma-separated host names accepted in the HTTP Host header besides localhost and IP
-    /// addresses (`*` = any; geth's --http.vhosts).
-    #[arg(long = "rpc.vhosts", env = "OPMESH_RPC_VHOSTS", value_delimiter = ',')]
-    pub rpc_vhosts: Vec<String>,
-    /// Comma-separated browser origins (or host names) allowed to call the RPC besides local
-    /// pages (`*` = any; geth's --ws.origins / --http.corsdomain).
-    #[arg(
-        long = "rpc.origins",
-        env = "OPMESH_RPC_ORIGINS",
-        value_delimiter = ','
-    )]
-    pub rpc_origins: Vec<String>,
 
     // ---- metrics ----
-    /// Serve Prometheus metrics.
-    #[arg(long = "metrics.enabled", env = "OPMESH_METRICS_ENABLED", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
-    pub metrics_enabled: bool,
-    /// Metrics listen address.
-    #[arg(
-        long = "metrics.addr",
-        env = "OPMESH_METRICS_ADDR",
-        default_value = "0.0.0.0"
-    )]
-    pub metrics_addr: IpAddr,
-    /// Metrics port.
-    #[arg(
-        long = "metrics.port",
-        env = "OPMESH_METRICS_PORT",
-        default_value = "7300"
-    )]
-    pub metrics_port: u16,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     /// Also export op-node's P2P metric names (`op_node_default_p2p_*`,
     /// `op_node_default_peer_scores`) so op-node dashboards and alerts keep working.
     #[arg(long = "metrics.op-node-names", env = "OPMESH_METRICS_OP_NODE_NAMES", default_value = "false", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]
     pub metrics_op_node_names: bool,
 
     // ---- logs ----
-    /// Log level (error, warn, info, debug, trace) or a tracing filter.
-    #[arg(long = "log.level", env = "OPMESH_LOG_LEVEL", default_value = "info")]
-    pub log_level: String,
-    /// Log format: text or json.
-    #[arg(long = "log.format", env = "OPMESH_LOG_FORMAT", default_value = "text")]
-    pub log_format: LogFormat,
-    /// Colour the text log (default: when stderr is a terminal).
-    #[arg(long = "log.color", env = "OPMESH_LOG_COLOR", num_args = 0..=1, default_missing_value = "true", value_parser = go_bool)]
-    pub log_color: Option<bool>,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// `--log.format`.

@@ -6,13 +6,15 @@ pub mod dev_producer;
 pub mod flags;
 pub mod key_file;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use opmesh_network::{Network, NetworkError, RpcBackend};
 use opmesh_rpc::{AllowList, JwtSecret, RpcConfig, RpcError};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::info;
+
+use crate::flag_groups::RpcArgs;
 
 pub use flags::NodeArgs;
 
@@ -34,12 +36,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         tracing::warn!("{warning}");
     }
     // The RPC configuration first: an exposed admin API is refused before anything starts.
-    let mut rpc_config = rpc_config(
-        SocketAddr::new(args.rpc_addr, args.rpc_port),
-        args.rpc_jwt_secret.as_deref(),
-        &args.rpc_vhosts,
-        &args.rpc_origins,
-    )?;
+    let mut rpc_config = rpc_config(&args.rpc)?;
     rpc_config.enable_admin = args.rpc_enable_admin;
     rpc_config
         .check()
@@ -61,8 +58,7 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
         ));
     }
 
-    let metrics = if args.metrics_enabled {
-        let addr = SocketAddr::new(args.metrics_addr, args.metrics_port);
+    let metrics = if let Some(addr) = args.metrics.listen_addr() {
         let handle =
             opmesh_metrics::install(addr).map_err(|e| CliError::flag("--metrics.port", e))?;
         if args.metrics_op_node_names {
@@ -133,16 +129,11 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
 
 /// The admin RPC configuration from `--rpc.addr/port`, `--rpc.jwt-secret`, `--rpc.vhosts` and
 /// `--rpc.origins` (admin methods off).
-pub(crate) fn rpc_config(
-    addr: SocketAddr,
-    jwt_secret: Option<&std::path::Path>,
-    vhosts: &[String],
-    origins: &[String],
-) -> Result<RpcConfig, CliError> {
-    let mut config = RpcConfig::new(addr);
-    config.vhosts = AllowList::from_entries(vhosts);
-    config.origins = AllowList::from_entries(origins);
-    if let Some(path) = jwt_secret {
+pub(crate) fn rpc_config(flags: &RpcArgs) -> Result<RpcConfig, CliError> {
+    let mut config = RpcConfig::new(flags.listen_addr());
+    config.vhosts = AllowList::from_entries(&flags.rpc_vhosts);
+    config.origins = AllowList::from_entries(&flags.rpc_origins);
+    if let Some(path) = &flags.rpc_jwt_secret {
         let secret =
             JwtSecret::from_file(path).map_err(|e| CliError::flag("--rpc.jwt-secret", e))?;
         config = config.with_jwt_secret(secret);
