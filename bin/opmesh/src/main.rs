@@ -70,30 +70,38 @@ fn main() -> ExitCode {
 }
 
 fn run_node(args: node::NodeArgs, env_report: node::compat::EnvReport) -> Result<(), String> {
-    logging::init(&args.log.log_level, args.log.log_format, args.log.log_color)
-        .map_err(|e| e.to_string())?;
-    log_env_report(&env_report);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(node::run(args)).map_err(|e| e.to_string())
+    start_logging(&args.log, &env_report)?;
+    async_runtime()?
+        .block_on(node::run(args))
+        .map_err(|e| e.to_string())
 }
 
 fn run_bootnode(
     args: bootnode::BootnodeArgs,
     env_report: node::compat::EnvReport,
 ) -> Result<(), String> {
-    logging::init(&args.log.log_level, args.log.log_format, args.log.log_color)
-        .map_err(|e| e.to_string())?;
-    log_env_report(&env_report);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime
+    start_logging(&args.log, &env_report)?;
+    async_runtime()?
         .block_on(bootnode::run(args))
         .map_err(|e| e.to_string())
+}
+
+/// Starts logging per the `--log.*` flags and logs where op-node variables were used.
+fn start_logging(
+    log: &flag_groups::LogArgs,
+    env_report: &node::compat::EnvReport,
+) -> Result<(), String> {
+    logging::init(&log.log_level, log.log_format, log.log_color).map_err(|e| e.to_string())?;
+    log_env_report(env_report);
+    Ok(())
+}
+
+/// The multi-threaded tokio runtime the long-running commands run on.
+fn async_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
 /// Logs which flags came from op-node's (or op-bootnode's) environment variables.
@@ -110,11 +118,7 @@ fn log_env_report(env_report: &node::compat::EnvReport) {
 }
 
 fn run_devnet(args: devnet::DevnetArgs) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    match runtime.block_on(devnet::run(args)) {
+    match async_runtime()?.block_on(devnet::run(args)) {
         Ok(true) => Ok(()),
         Ok(false) => Err("not every node received every block".into()),
         Err(e) => Err(e.to_string()),
@@ -122,11 +126,7 @@ fn run_devnet(args: devnet::DevnetArgs) -> Result<(), String> {
 }
 
 fn run_lab(args: opmesh_lab::LabArgs) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime
+    async_runtime()?
         .block_on(opmesh_lab::run(args))
         .map_err(|e| e.to_string())
 }
