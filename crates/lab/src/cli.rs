@@ -29,6 +29,9 @@ pub enum LabCommand {
     /// Restart some nodes with a stale unsafe-block signer and some with a skewed clock;
     /// measure delivery to the healthy ones and bans of honest peers.
     Stale(StaleArgs),
+    /// Rotate the unsafe-block signer mid-run on a network following a ganache L1; measure
+    /// how fast every node picks the new signer up, delivery after it, and honest bans.
+    Rotation(RotationArgs),
     /// Run the documented suite and write the results and docs/benchmarks.md's lab sections.
     Report(ReportArgs),
 }
@@ -186,6 +189,20 @@ pub struct StaleArgs {
     /// Blocks to measure.
     #[arg(long, default_value = "30")]
     pub blocks: u64,
+}
+
+/// `opmesh lab rotation`.
+#[derive(Debug, Clone, Args)]
+pub struct RotationArgs {
+    /// The network.
+    #[command(flatten)]
+    pub network: NetworkArgs,
+    /// Blocks signed by the first key, before the rotation.
+    #[arg(long, default_value = "10")]
+    pub before: u64,
+    /// Blocks signed by the new key, after it.
+    #[arg(long, default_value = "30")]
+    pub after: u64,
 }
 
 /// `opmesh lab report`.

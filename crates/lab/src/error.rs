@@ -42,6 +42,9 @@ pub enum LabError {
     /// An in-process attacker could not be started or used.
     #[error("attacker: {0}")]
     Attacker(String),
+    /// The lab's L1 dev node (ganache) could not be started or used.
+    #[error("L1 dev node: {0}")]
+    L1(String),
     /// Network namespaces could not be set up.
     #[error("network namespaces: {0}")]
     Netns(String),

@@ -17,6 +17,7 @@ pub mod cli;
 pub mod cluster;
 pub mod enr_poison;
 mod error;
+pub mod l1_devnode;
 pub mod machine;
 pub mod monitor;
 pub mod netns;

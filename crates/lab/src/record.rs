@@ -81,6 +81,11 @@ impl Record {
         self.publish.get(&number).copied()
     }
 
+    /// The highest block number any node delivered.
+    pub fn last_number(&self) -> Option<u64> {
+        self.received.keys().next_back().copied()
+    }
+
     /// When `node` received block `number`.
     pub fn received_ms(&self, number: u64, node: usize) -> Option<u64> {
         self.received.get(&number)?.get(&node).copied()

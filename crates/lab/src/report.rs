@@ -3,7 +3,7 @@
 use crate::{
     scenario::{
         attack::AttackRow, churn::ChurnResult, partition::PartitionResult,
-        propagation::PropagationResult, stale::StaleResult,
+        propagation::PropagationResult, rotation::RotationResult, stale::StaleResult,
     },
     stats::{bytes, ms, percent, Quantiles, Spread},
 };
@@ -192,6 +192,45 @@ pub fn stale_table(results: &[StaleResult]) -> String {
                 "{:.0}–{:.0}",
                 r.misconfigured_peers.min, r.misconfigured_peers.max
             ),
+        ]));
+    }
+    out.join("\n")
+}
+
+/// The signer-rotation table (a ganache L1, the signer rotated mid-run): one row per run.
+pub fn rotation_table(results: &[RotationResult]) -> String {
+    let mut out = vec![header(&[
+        "nodes",
+        "delivery before (A)",
+        "delivery of every B block",
+        "delivery after every node picked B up",
+        "L1 change → publish of the first B block any node accepted, ms",
+        "L1 change → first B accepted, per node: p50 / p99 / max ms",
+        "nodes that picked B up",
+        "refused wrong_signer",
+        "honest peers banned",
+        "nodes that banned",
+    ])];
+    let share = |d: &crate::record::DeliveryStats| {
+        format!(
+            "{} ({}/{})",
+            percent(d.delivered, d.expected),
+            d.delivered,
+            d.expected
+        )
+    };
+    for r in results {
+        out.push(row(&[
+            r.nodes.to_string(),
+            share(&r.before),
+            share(&r.after_all),
+            share(&r.after_pickup),
+            ms(r.first_b_published_ms),
+            delays(&r.pickup_ms),
+            format!("{}/{}", r.nodes_picked_up, r.receivers),
+            r.refused_wrong_signer.to_string(),
+            r.honest_bans.to_string(),
+            r.nodes_with_bans.to_string(),
         ]));
     }
     out.join("\n")

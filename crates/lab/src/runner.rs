@@ -16,7 +16,7 @@ use crate::{
     report,
     scenario::{
         self, attack::AttackParams, churn::ChurnParams, partition::PartitionParams,
-        propagation::PropagationParams, stale::StaleParams,
+        propagation::PropagationParams, rotation::RotationParams, stale::StaleParams,
     },
     LabError,
 };
@@ -219,6 +219,24 @@ async fn run_command(command: LabCommand) -> Result<(), LabError> {
             println!("{}", report::stale_table(std::slice::from_ref(&result)));
             finish_output(&a.network, &result, &dir, ok)
         }
+        LabCommand::Rotation(mut a) => {
+            let l1_dir = std::env::temp_dir().join(format!("opmesh-lab-l1-{}", std::process::id()));
+            let ganache = scenario::rotation::prepare(&mut a.network, &l1_dir).await?;
+            let mut setup = Setup::start(&a.network, "rotation").await?;
+            let params = rotation_params(&a);
+            let result =
+                scenario::rotation::measure(&mut setup.cluster, &setup.spec, &ganache, &params)
+                    .await;
+            let ok = result.as_ref().is_ok_and(|r| r.ok());
+            let dir = setup.finish(ok);
+            drop(ganache);
+            if ok {
+                let _ = std::fs::remove_dir_all(&l1_dir);
+            }
+            let result = result?;
+            println!("{}", report::rotation_table(std::slice::from_ref(&result)));
+            finish_output(&a.network, &result, &dir, ok)
+        }
         LabCommand::Report(a) => report::run_suite(&a).await,
     }
 }
@@ -244,6 +262,16 @@ pub fn stale_params(a: &crate::cli::StaleArgs) -> StaleParams {
         stale: a.stale_signer,
         skewed: a.skewed_clock,
         blocks: a.blocks,
+        settle: a.network.settle,
+        drain: drain_time(&a.network),
+    }
+}
+
+/// Rotation parameters from flags.
+pub fn rotation_params(a: &crate::cli::RotationArgs) -> RotationParams {
+    RotationParams {
+        before: a.before,
+        after: a.after,
         settle: a.network.settle,
         drain: drain_time(&a.network),
     }

@@ -9,10 +9,13 @@ use std::{
 
 use crate::{
     attackers::AttackKind,
-    cli::{ChurnArgs, NetworkArgs, ReportArgs, StaleArgs, Validation},
+    cli::{ChurnArgs, NetworkArgs, ReportArgs, RotationArgs, StaleArgs, Validation},
     machine::Machine,
     netns, report,
-    runner::{churn_params, drain_time, propagation_label, stale_params, write_json, Setup},
+    runner::{
+        churn_params, drain_time, propagation_label, rotation_params, stale_params, write_json,
+        Setup,
+    },
     scenario::{
         self,
         attack::AttackParams,
@@ -304,6 +307,39 @@ pub async fn run_suite(a: &ReportArgs) -> Result<(), LabError> {
         STALE_NOTES,
     ));
 
+    // A signer rotation on a network following a ganache L1.
+    let (nodes, after) = if a.quick { (5u16, 10) } else { (16, 30) };
+    let rotation = RotationArgs {
+        network: network(a, nodes, 100, Validation::Full),
+        before: 10,
+        after,
+    };
+    let cmd = format!(
+        "opmesh lab rotation --nodes {nodes} --txs 100 --block-time 2s --before 10 --after {after}"
+    );
+    eprintln!("lab report: {cmd}");
+    let rotation_result = retry_once("rotation", || async {
+        let mut net = rotation.network.clone();
+        let l1_dir = a.out.join("rotation-l1");
+        let ganache = scenario::rotation::prepare(&mut net, &l1_dir).await?;
+        let mut setup = Setup::start(&net, "report").await?;
+        let params = rotation_params(&rotation);
+        let r =
+            scenario::rotation::measure(&mut setup.cluster, &setup.spec, &ganache, &params).await;
+        setup.finish(r.is_ok());
+        drop(ganache);
+        let _ = std::fs::remove_dir_all(&l1_dir);
+        r
+    })
+    .await?;
+    write_json(&a.out.join("rotation.json"), &rotation_result)?;
+    md.push(section(
+        "Signer rotation on a ganache L1",
+        &[cmd],
+        &report::rotation_table(std::slice::from_ref(&rotation_result)),
+        ROTATION_NOTES,
+    ));
+
     md.push(netns_sections(a, &s, netns_ok).await?);
     md.insert(
         1,
@@ -394,6 +430,8 @@ const ATTACK_NOTES: &str = "Each attacker is an in-process gossip node that dial
 const CHURN_NOTES: &str = "Each round SIGKILLs 30 % of the nodes (never the sequencer), keeps them down 3 s and restarts them with the same data directory; the bootnode is SIGKILLed and restarted once, halfway, after which a new node joins through it. A block is owed to a node that ran (with the lab subscribed) from the block's publish until 2 s later; the second delivery column only counts nodes also up for the 5 s before the publish. Bans kept: nodes that banned a hostile peer before the churn and still list it at the end.";
 
 const STALE_NOTES: &str = "After the network forms, the last nodes are restarted with `--p2p.unsafe.block.signer` set to an address the sequencer does not sign with (a node that missed a rotation) or with the hidden `--p2p.debug.clock-offset` (30 s behind: every block too new; 90 s ahead: older than the 60 s threshold). They refuse every block; their refusals are counted from `opmesh_p2p_gossip_validation_total`. Delivery is judged on the healthy nodes only. Honest peers banned: every node's banned peers (`opp2p_peers`, `bannedPeers`) checked against the cluster's own peer ids at the end; every peer in this scenario is honest.";
+
+const ROTATION_NOTES: &str = "Ganache 7 (`etc/l1-devnode`) runs on 127.0.0.1; every node has `--l1` and a rollup config whose `l1_system_config_address` slot holds the sequencer's key A (written with `evm_setAccountStorageAt`); the reload interval stays at op-node's 10 minutes. After the A blocks, the slot is set to B on ganache and the sequencer is restarted with key B, continuing the block numbers (hidden `--dev.first-block`). Pickup per node: from the L1 change to its first B block received; it includes the sequencer's restart (the first B block published column) and the node's early L1 re-read on the first block from a signer it does not know. A block a node refused before its re-read is not sent to it again, so `every B block` can miss a few per node; `after every node picked B up` counts the B blocks published after the last node's first B block. Honest peers banned: as for the stale views.";
 
 fn machine_section(m: &Machine, quick: bool) -> String {
     format!(

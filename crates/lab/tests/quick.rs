@@ -11,7 +11,7 @@ use opmesh_lab::{
     cli::{NetworkArgs, Validation},
     scenario::{
         attack::AttackParams, churn::ChurnParams, propagation::PropagationParams,
-        stale::StaleParams,
+        rotation::RotationParams, stale::StaleParams,
     },
     Setup,
 };
@@ -281,6 +281,45 @@ async fn a_stale_signer_or_a_skewed_clock_bans_no_honest_peer() {
     assert!(r.refused_clock >= 6, "{r:?}");
     assert_eq!(r.accepted_by_misconfigured, 0, "{r:?}");
     assert!(r.misconfigured_peers.min >= 1.0, "{r:?}");
+}
+
+/// A signer rotation on a ganache L1 (from `etc/l1-devnode`, as the network crate's ganache
+/// test uses): every node picks the new signer up within seconds of the first B block, gets
+/// every block after, and bans nobody for the blocks it refused before its re-read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_rotation_on_l1_reaches_every_node_without_bans() {
+    let _serial = SERIAL.lock().await;
+    let mut net = network("rotation", 5, 1000);
+    let l1_dir = std::env::temp_dir().join(format!("opmesh-lab-quick-l1-{}", std::process::id()));
+    let ganache = opmesh_lab::scenario::rotation::prepare(&mut net, &l1_dir)
+        .await
+        .expect("ganache starts");
+    let mut setup = Setup::start(&net, "quick").await.expect("network forms");
+    let params = RotationParams {
+        before: 3,
+        after: 10,
+        settle: Duration::from_secs(2),
+        drain: Duration::from_secs(2),
+    };
+    let result =
+        opmesh_lab::scenario::rotation::measure(&mut setup.cluster, &setup.spec, &ganache, &params)
+            .await;
+    let dir = setup.finish(true);
+    drop(ganache);
+    let r = result.expect("measured");
+    cleanup(dir, r.ok());
+    if r.ok() {
+        let _ = std::fs::remove_dir_all(&l1_dir);
+    }
+    assert!(r.before.complete(), "A blocks before the rotation: {r:?}");
+    assert_eq!(r.nodes_picked_up, 4, "{r:?}");
+    assert!(r.after_pickup.complete(), "after the pickup: {r:?}");
+    assert!(r.after_pickup.blocks >= 3, "{r:?}");
+    assert_eq!(r.honest_bans, 0, "{r:?}");
+    assert_eq!(r.nodes_with_bans, 0, "{r:?}");
+    // The pickup is the early re-read, not op-node's 10-minute reload.
+    let pickup = r.pickup_ms.max.expect("a pickup");
+    assert!(pickup < 60_000, "{r:?}");
 }
 
 /// Link shaping without namespaces is a flag error before anything starts.

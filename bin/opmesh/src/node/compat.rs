@@ -174,6 +174,7 @@ pub const FLAGS: &[FlagRow] = &[
     // dev block producer
     ours("dev.blocks"),
     ours("dev.txs"),
+    ours("dev.first-block"),
     // RPC
     op("rpc.addr", "OP_NODE_RPC_ADDR", Supported),
     op("rpc.port", "OP_NODE_RPC_PORT", Supported),

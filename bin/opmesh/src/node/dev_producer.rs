@@ -19,18 +19,28 @@ use opmesh_network::NetworkHandle;
 use opmesh_primitives::ChainConfig;
 use tracing::{debug, info};
 
-/// Produces and publishes a block every `interval_ms` until aborted.
-pub async fn run(
-    network: NetworkHandle,
-    chain: ChainConfig,
-    key: SequencerKey,
-    interval_ms: u64,
-    txs: usize,
-) {
+/// What the dev producer makes.
+#[derive(Debug, Clone, Copy)]
+pub struct DevBlocks {
+    /// Time between blocks.
+    pub interval_ms: u64,
+    /// Transactions per block.
+    pub txs: usize,
+    /// The number of the first block (`--dev.first-block`, 1 by default).
+    pub first: u64,
+}
+
+/// Produces and publishes a block every `dev.interval_ms` until aborted.
+pub async fn run(network: NetworkHandle, chain: ChainConfig, key: SequencerKey, dev: DevBlocks) {
+    let DevBlocks {
+        interval_ms,
+        txs,
+        first,
+    } = dev;
     let builder = PayloadBuilder::new(chain, key);
     let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut number = 1u64;
+    let mut number = first.max(1);
     let mut parent = B256::ZERO;
     // A block that could not be gossiped yet (typically "no peers yet"). It is this
     // sequencer's block at its height all the same: the node already serves it over

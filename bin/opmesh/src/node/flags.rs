@@ -266,6 +266,15 @@ pub struct NodeArgs {
     /// Transactions per dev block.
     #[arg(long = "dev.txs", env = "OPMESH_DEV_TXS", default_value = "0")]
     pub dev_txs: usize,
+    /// The number of the first dev block (the network lab's rotation scenario starts a second
+    /// producer with a new key where the first one stopped). Never on a real network.
+    #[arg(
+        long = "dev.first-block",
+        env = "OPMESH_DEV_FIRST_BLOCK",
+        default_value = "1",
+        hide = true
+    )]
+    pub dev_first_block: u64,
 
     // ---- RPC ----
     #[command(flatten)]

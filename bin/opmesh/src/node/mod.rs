@@ -51,6 +51,12 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
             "needs --p2p.sequencer.key or --p2p.sequencer.key.path to sign blocks",
         ));
     }
+    if args.dev_first_block == 0 {
+        return Err(CliError::flag(
+            "--dev.first-block",
+            "block numbers start at 1",
+        ));
+    }
     if args.dev_blocks == Some(0) {
         return Err(CliError::flag(
             "--dev.blocks",
@@ -109,8 +115,11 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
             network.clone(),
             chain,
             key,
-            interval,
-            args.dev_txs,
+            dev_producer::DevBlocks {
+                interval_ms: interval,
+                txs: args.dev_txs,
+                first: args.dev_first_block,
+            },
         ))),
         _ => None,
     };

@@ -4,6 +4,7 @@ pub mod attack;
 pub mod churn;
 pub mod partition;
 pub mod propagation;
+pub mod rotation;
 pub mod stale;
 
 use std::{

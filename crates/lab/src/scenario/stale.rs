@@ -145,7 +145,7 @@ pub async fn measure(
 }
 
 /// The change of node `i`'s block validations matching `filter` between two scrapes.
-fn delta(
+pub(crate) fn delta(
     before: &[Option<HashMap<String, f64>>],
     after: &[Option<HashMap<String, f64>>],
     i: usize,
@@ -164,7 +164,7 @@ fn delta(
 }
 
 /// How many of the cluster's own (honest) peers each running node has banned.
-async fn bans_per_node(cluster: &Cluster) -> Vec<u64> {
+pub(crate) async fn bans_per_node(cluster: &Cluster) -> Vec<u64> {
     let honest: Vec<&str> = cluster
         .members
         .iter()
