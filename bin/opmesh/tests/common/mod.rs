@@ -41,6 +41,40 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// `dir`, created if absent.
+fn dir_with(dir: &Path) -> &Path {
+    std::fs::create_dir_all(dir).unwrap();
+    dir
+}
+
+/// `opmesh <subcommand>` with the flags `node` and `bootnode` share in these tests: chain 901,
+/// the P2P listen IP, the RPC port, metrics on 127.0.0.1, key and discovery table under `dir`.
+fn opmesh_command(
+    subcommand: &str,
+    listen_ip: &str,
+    dir: &Path,
+    rpc: u16,
+    metrics: u16,
+) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_opmesh"));
+    command
+        .arg(subcommand)
+        .args(["--l2.chain-id", "901", "--p2p.listen.ip", listen_ip])
+        .args(["--rpc.port", &rpc.to_string()])
+        .args([
+            "--metrics.enabled",
+            "--metrics.addr",
+            "127.0.0.1",
+            "--metrics.port",
+            &metrics.to_string(),
+        ])
+        .arg("--p2p.priv.path")
+        .arg(dir.join("key.txt"))
+        .arg("--p2p.discovery.path")
+        .arg(dir.join("discovery"));
+    command
+}
+
 /// A node process with its ports; killed when dropped.
 pub struct Node {
     pub child: Child,
@@ -78,86 +112,59 @@ impl Node {
         metrics: u16,
         extra: &[&str],
     ) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
-        let log = std::fs::File::create(dir.join("node.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_opmesh"))
-            .arg("node")
-            .args(["--l2.chain-id", "901", "--p2p.listen.ip", listen_ip])
+        let log = std::fs::File::create(dir_with(dir).join("node.log")).unwrap();
+        let mut command = opmesh_command("node", listen_ip, dir, rpc, metrics);
+        command
             .args([
                 "--p2p.listen.tcp",
                 &tcp.to_string(),
                 "--p2p.listen.udp",
                 &udp.to_string(),
             ])
-            .args(["--rpc.port", &rpc.to_string()])
-            .args([
-                "--metrics.enabled",
-                "--metrics.addr",
-                "127.0.0.1",
-                "--metrics.port",
-                &metrics.to_string(),
-            ])
-            .arg("--p2p.priv.path")
-            .arg(dir.join("key.txt"))
             .arg("--p2p.peerstore.path")
             .arg(dir.join("peerstore"))
-            .arg("--p2p.discovery.path")
-            .arg(dir.join("discovery"))
             .args(["--p2p.unsafe.block.signer", DEV_SIGNER])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("node starts");
-        let node = Self {
-            child,
-            rpc,
-            metrics,
-            tcp,
-            udp,
-            dir: dir.to_path_buf(),
-        };
-        node.wait_ready();
-        node
+            .args(extra);
+        Self::spawn(command, log, tcp, udp, rpc, metrics, dir)
     }
 
     /// Starts `opmesh bootnode` for chain 901 on 127.0.0.1: UDP `udp`, key and table under
     /// `dir` (kept across restarts), metrics on, and `extra` flags. `tcp` is 0.
     pub fn start_bootnode(dir: &Path, udp: u16, rpc: u16, metrics: u16, extra: &[&str]) -> Self {
-        std::fs::create_dir_all(dir).unwrap();
+        // Appended to: a restarted bootnode's log follows the first run's.
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("node.log"))
+            .open(dir_with(dir).join("node.log"))
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_opmesh"))
-            .arg("bootnode")
-            .args(["--l2.chain-id", "901", "--p2p.listen.ip", "127.0.0.1"])
+        let mut command = opmesh_command("bootnode", "127.0.0.1", dir, rpc, metrics);
+        command
             .args(["--p2p.listen.udp", &udp.to_string()])
-            .args(["--rpc.port", &rpc.to_string()])
-            .args([
-                "--metrics.enabled",
-                "--metrics.addr",
-                "127.0.0.1",
-                "--metrics.port",
-                &metrics.to_string(),
-            ])
-            .arg("--p2p.priv.path")
-            .arg(dir.join("key.txt"))
-            .arg("--p2p.discovery.path")
-            .arg(dir.join("discovery"))
-            .args(extra)
+            .args(extra);
+        Self::spawn(command, log, 0, udp, rpc, metrics, dir)
+    }
+
+    /// Runs `command` with its output in `log` and waits for its RPC to answer.
+    fn spawn(
+        mut command: Command,
+        log: std::fs::File,
+        tcp: u16,
+        udp: u16,
+        rpc: u16,
+        metrics: u16,
+        dir: &Path,
+    ) -> Self {
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .expect("bootnode starts");
+            .expect("opmesh starts");
         let node = Self {
             child,
             rpc,
             metrics,
-            tcp: 0,
+            tcp,
             udp,
             dir: dir.to_path_buf(),
         };
