@@ -307,7 +307,8 @@ fn floor(c: &mut Criterion) {
     // The keccak floor of the trie: hashing its 1000 leaf nodes and nothing else, with the
     // lanes the root uses and one by one with the scalar keccak.
     let leaves = TrieLeaves::encode(txs).expect("1000-tx leaves are hashed");
-    let nodes = leaves.nodes();
+    let owned = leaves.nodes();
+    let nodes: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
     let mut hashes = vec![B256::ZERO; nodes.len()];
     let mut group = c.benchmark_group("floor");
     group.throughput(Throughput::Bytes(

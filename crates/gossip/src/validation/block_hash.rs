@@ -2,8 +2,10 @@
 
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_primitives::B256;
-use alloy_rpc_types_engine::PayloadError;
-use op_alloy_rpc_types_engine::OpExecutionPayload;
+use alloy_rpc_types_engine::{
+    ExecutionPayloadV1, ExecutionPayloadV2, ExecutionPayloadV3, PayloadError,
+};
+use op_alloy_rpc_types_engine::{OpExecutionPayload, OpExecutionPayloadV4};
 
 use super::tx_root::transactions_root;
 
@@ -19,8 +21,7 @@ pub fn compute_block_hash(
     parent_beacon_block_root: Option<B256>,
 ) -> Result<B256, PayloadError> {
     let root = transactions_root(&payload.as_v1().transactions);
-    // Cloning shares the transaction buffers (`Bytes` is reference counted).
-    let mut header = match payload.clone() {
+    let mut header = match header_fields(payload) {
         OpExecutionPayload::V1(v1) => v1.into_block_raw_with_transactions_root(root)?.header,
         OpExecutionPayload::V2(v2) => v2.into_block_raw_with_transactions_root(root)?.header,
         OpExecutionPayload::V3(v3) => v3.into_block_raw_with_transactions_root(root)?.header,
@@ -38,6 +39,46 @@ pub fn compute_block_hash(
     };
     header.parent_beacon_block_root = parent_beacon_block_root;
     Ok(header.hash_slow())
+}
+
+/// The payload without its transactions: all the header needs once the transactions root is
+/// known. Cloning the transaction list would touch every transaction's reference count (and
+/// allocate a shared handle for each one on its first clone) only to drop them again.
+fn header_fields(payload: &OpExecutionPayload) -> OpExecutionPayload {
+    let v1 = |p: &ExecutionPayloadV1| ExecutionPayloadV1 {
+        parent_hash: p.parent_hash,
+        fee_recipient: p.fee_recipient,
+        state_root: p.state_root,
+        receipts_root: p.receipts_root,
+        logs_bloom: p.logs_bloom,
+        prev_randao: p.prev_randao,
+        block_number: p.block_number,
+        gas_limit: p.gas_limit,
+        gas_used: p.gas_used,
+        timestamp: p.timestamp,
+        extra_data: p.extra_data.clone(),
+        base_fee_per_gas: p.base_fee_per_gas,
+        block_hash: p.block_hash,
+        transactions: Vec::new(),
+    };
+    let v2 = |p: &ExecutionPayloadV2| ExecutionPayloadV2 {
+        payload_inner: v1(&p.payload_inner),
+        withdrawals: p.withdrawals.clone(),
+    };
+    let v3 = |p: &ExecutionPayloadV3| ExecutionPayloadV3 {
+        payload_inner: v2(&p.payload_inner),
+        blob_gas_used: p.blob_gas_used,
+        excess_blob_gas: p.excess_blob_gas,
+    };
+    match payload {
+        OpExecutionPayload::V1(p) => OpExecutionPayload::V1(v1(p)),
+        OpExecutionPayload::V2(p) => OpExecutionPayload::V2(v2(p)),
+        OpExecutionPayload::V3(p) => OpExecutionPayload::V3(v3(p)),
+        OpExecutionPayload::V4(p) => OpExecutionPayload::V4(OpExecutionPayloadV4 {
+            payload_inner: v3(&p.payload_inner),
+            withdrawals_root: p.withdrawals_root,
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! runtime-detected multi-buffer Keccak-256 (see the commit message that introduced this file),
 //! so the kernel lives here, small and tested byte for byte against `keccak256`.
 
-use alloy_primitives::{keccak256, B256};
+use alloy_primitives::{keccak256, Keccak256, B256};
 
 /// Keccak-256 rate in bytes (1600 - 2 * 256 bits).
 const RATE: usize = 136;
@@ -33,11 +33,39 @@ pub fn lanes_available() -> bool {
     }
 }
 
+/// A message to hash: one byte string, or two hashed as their concatenation (a trie leaf's
+/// few header bytes and the transaction they precede, without copying the transaction).
+pub trait Message {
+    /// The first part.
+    fn head(&self) -> &[u8];
+    /// The part after it (empty for a one-part message).
+    fn body(&self) -> &[u8];
+}
+
+impl Message for &[u8] {
+    fn head(&self) -> &[u8] {
+        self
+    }
+    fn body(&self) -> &[u8] {
+        &[]
+    }
+}
+
+impl Message for (&[u8], &[u8]) {
+    fn head(&self) -> &[u8] {
+        self.0
+    }
+    fn body(&self) -> &[u8] {
+        self.1
+    }
+}
+
 /// Writes the Keccak-256 of `messages[i]` to `out[i]`.
 ///
-/// Byte-for-byte the same as calling alloy's `keccak256` on each message; only the speed differs.
-/// Extra entries of the longer of the two slices are left alone.
-pub fn keccak256_many(messages: &[&[u8]], out: &mut [B256]) {
+/// Byte-for-byte the same as calling alloy's `keccak256` on each message (on the concatenation
+/// of a two-part one); only the speed differs. Extra entries of the longer of the two slices are
+/// left alone.
+pub fn keccak256_many<M: Message>(messages: &[M], out: &mut [B256]) {
     let n = messages.len().min(out.len());
     let (messages, out) = (&messages[..n], &mut out[..n]);
     #[cfg(target_arch = "x86_64")]
@@ -47,7 +75,14 @@ pub fn keccak256_many(messages: &[&[u8]], out: &mut [B256]) {
         return;
     }
     for (message, hash) in messages.iter().zip(out.iter_mut()) {
-        *hash = keccak256(message);
+        *hash = if message.body().is_empty() {
+            keccak256(message.head())
+        } else {
+            let mut hasher = Keccak256::new();
+            hasher.update(message.head());
+            hasher.update(message.body());
+            hasher.finalize()
+        };
     }
 }
 
@@ -62,7 +97,7 @@ mod x4 {
 
     use alloy_primitives::B256;
 
-    use super::{RATE, RATE_WORDS};
+    use super::{Message, RATE, RATE_WORDS};
 
     /// Keccak-f[1600] round constants.
     const RC: [u64; 24] = [
@@ -103,8 +138,10 @@ mod x4 {
     struct Lane<'a> {
         /// Index of the message in the batch.
         index: usize,
-        /// Bytes not absorbed yet.
-        rest: &'a [u8],
+        /// Bytes of the first part not absorbed yet.
+        head: &'a [u8],
+        /// Bytes of the second part not absorbed yet.
+        body: &'a [u8],
         /// The padded last block has been absorbed: the next permutation finishes the hash.
         last: bool,
     }
@@ -114,7 +151,7 @@ mod x4 {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn hash_all(messages: &[&[u8]], out: &mut [B256]) {
+    pub(super) unsafe fn hash_all<M: Message>(messages: &[M], out: &mut [B256]) {
         let mut states = States {
             words: [[0; 4]; 25],
         };
@@ -130,25 +167,38 @@ mod x4 {
                     }
                     *slot = Some(Lane {
                         index: next,
-                        rest: messages[next],
+                        head: messages[next].head(),
+                        body: messages[next].body(),
                         last: false,
                     });
                     next += 1;
                 }
                 let Some(lane) = slot.as_mut() else { continue };
                 busy = true;
-                let bytes: &[u8] = if lane.rest.len() >= RATE {
-                    let (head, tail) = lane.rest.split_at(RATE);
-                    lane.rest = tail;
-                    head
+                let bytes: &[u8] = if lane.head.len() >= RATE {
+                    let (now, rest) = lane.head.split_at(RATE);
+                    lane.head = rest;
+                    now
+                } else if lane.head.is_empty() && lane.body.len() >= RATE {
+                    let (now, rest) = lane.body.split_at(RATE);
+                    lane.body = rest;
+                    now
                 } else {
-                    // Keccak padding (pad10*1 with the 0x01 domain byte of original Keccak).
-                    block.fill(0);
-                    block[..lane.rest.len()].copy_from_slice(lane.rest);
-                    block[lane.rest.len()] ^= 0x01;
-                    block[RATE - 1] ^= 0x80;
-                    lane.rest = &[];
-                    lane.last = true;
+                    // A block across the two parts, or the last one.
+                    let from_head = lane.head.len();
+                    let from_body = (RATE - from_head).min(lane.body.len());
+                    let filled = from_head + from_body;
+                    block[..from_head].copy_from_slice(lane.head);
+                    block[from_head..filled].copy_from_slice(&lane.body[..from_body]);
+                    lane.head = &[];
+                    lane.body = &lane.body[from_body..];
+                    if filled < RATE {
+                        // Keccak padding (pad10*1 with the 0x01 domain byte of original Keccak).
+                        block[filled..].fill(0);
+                        block[filled] ^= 0x01;
+                        block[RATE - 1] ^= 0x80;
+                        lane.last = true;
+                    }
                     &block
                 };
                 for (i, chunk) in bytes.chunks_exact(8).take(RATE_WORDS).enumerate() {
@@ -279,6 +329,35 @@ mod tests {
         // Reversed: lanes finish in a different order.
         let reversed: Vec<Vec<u8>> = messages.into_iter().rev().collect();
         check(&reversed);
+    }
+
+    #[test]
+    fn two_part_messages_hash_as_their_concatenation() {
+        // Every split point of messages around one and two blocks long, the head shorter and
+        // longer than a block, and empty heads and bodies.
+        let whole: Vec<Vec<u8>> = [0, 1, 9, RATE - 1, RATE, RATE + 1, 2 * RATE + 5]
+            .iter()
+            .map(|&len| (0..len).map(|i| (i * 7 + len) as u8).collect())
+            .collect();
+        let mut parts = Vec::new();
+        for message in &whole {
+            for split in 0..=message.len() {
+                parts.push(message.split_at(split));
+            }
+        }
+        for batch in [&parts[..], &parts[..3], &parts[..MIN_BATCH]] {
+            let mut out = vec![B256::ZERO; batch.len()];
+            keccak256_many(batch, &mut out);
+            for ((head, body), hash) in batch.iter().zip(&out) {
+                assert_eq!(
+                    *hash,
+                    keccak256([*head, *body].concat()),
+                    "{}+{}",
+                    head.len(),
+                    body.len()
+                );
+            }
+        }
     }
 
     #[test]

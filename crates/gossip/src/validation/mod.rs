@@ -15,6 +15,7 @@ mod reason;
 mod seen;
 mod signature;
 mod signers;
+mod trie_levels;
 mod tx_root;
 
 use opmesh_primitives::ChainConfig;

@@ -3,9 +3,10 @@
 //! The root is alloy's ordered trie over the raw EIP-2718 transaction bytes
 //! (`ordered_trie_root_encoded`): key `rlp(index)`, value the transaction bytes. Its cost is
 //! almost all in hashing the leaf nodes, one per transaction, and those hashes are independent.
-//! So the leaf nodes are encoded up front, hashed together by [`keccak256_many`], and handed to
-//! alloy's `HashBuilder` as ready-made child hashes at the path where each leaf hangs; the
-//! builder then only hashes the (few) branch and extension nodes above them.
+//! So the leaf nodes' headers are encoded up front and the nodes (header, then the transaction
+//! bytes where they lie) hashed together by [`keccak256_many`]; the (few,
+//! large) branch and extension nodes above them are then hashed level by level, also in lanes
+//! ([`super::trie_levels`]).
 //!
 //! A leaf sits one nibble below the longer of its key's common prefixes with its two sorted
 //! neighbours, and its node holds the rest of the key. A leaf node shorter than 32 bytes would
@@ -15,14 +16,17 @@
 use std::ops::Range;
 
 use alloy_primitives::{Bytes, B256};
-use alloy_rlp::Encodable;
+use alloy_rlp::{Encodable, Header, EMPTY_STRING_CODE};
 use alloy_trie::{
-    nodes::LeafNodeRef,
+    nodes::encode_path_leaf,
     root::{adjust_index_for_rlp, ordered_trie_root_encoded},
-    HashBuilder, Nibbles,
+    Nibbles,
 };
 
-use super::keccak_lanes::{keccak256_many, lanes_available};
+use super::{
+    keccak_lanes::{keccak256_many, lanes_available},
+    trie_levels::root_above_leaves,
+};
 
 /// Below this many transactions the lanes save less than the bookkeeping costs.
 const MIN_LEAVES: usize = 8;
@@ -38,29 +42,31 @@ pub fn transactions_root(transactions: &[Bytes]) -> B256 {
     let Some(leaves) = TrieLeaves::encode(transactions) else {
         return ordered_trie_root_encoded(transactions);
     };
-    let nodes = leaves.nodes();
-    let mut hashes = vec![B256::ZERO; nodes.len()];
-    keccak256_many(&nodes, &mut hashes);
-    leaves.root(hashes)
+    let parts = leaves.parts();
+    let mut hashes = vec![B256::ZERO; parts.len()];
+    keccak256_many(&parts, &mut hashes);
+    root_above_leaves(&leaves.keys, &hashes)
 }
 
-/// The leaf nodes of a transactions trie, encoded in key order, ready to be hashed.
+/// The leaf nodes of a transactions trie in key order, ready to be hashed: each node is a few
+/// header bytes (list header, key path, value header) followed by the transaction itself, which
+/// is hashed where it lies rather than copied next to its header.
 #[derive(Debug, Clone)]
-pub struct TrieLeaves {
+pub struct TrieLeaves<'a> {
     /// Each leaf's full key, ascending.
     keys: Vec<Nibbles>,
-    /// How many nibbles of its key lead to each leaf.
-    depths: Vec<usize>,
-    /// All leaf nodes, RLP-encoded back to back.
-    nodes: Vec<u8>,
-    /// Each leaf's node within `nodes`.
+    /// The header bytes of every leaf node, back to back.
+    heads: Vec<u8>,
+    /// Each leaf's header within `heads`.
     spans: Vec<Range<usize>>,
+    /// Each leaf's value: the transaction's bytes.
+    values: Vec<&'a [u8]>,
 }
 
-impl TrieLeaves {
+impl<'a> TrieLeaves<'a> {
     /// Encodes the leaf nodes of `transactions`' trie. `None` for fewer than two transactions
     /// or when a leaf node is short enough to be inlined in its parent rather than hashed.
-    pub fn encode(transactions: &[Bytes]) -> Option<Self> {
+    pub fn encode(transactions: &'a [Bytes]) -> Option<Self> {
         let n = transactions.len();
         if n < 2 {
             return None;
@@ -70,48 +76,76 @@ impl TrieLeaves {
         let keys: Vec<Nibbles> = (0..n)
             .map(|i| Nibbles::unpack(alloy_rlp::encode_fixed_size(&adjust_index_for_rlp(i, n))))
             .collect();
-        let total: usize = transactions.iter().map(|tx| tx.len() + 16).sum();
-        let mut nodes = Vec::with_capacity(total);
+        let mut heads = Vec::with_capacity(n * 16);
         let mut spans = Vec::with_capacity(n);
-        let mut depths = Vec::with_capacity(n);
+        let mut values = Vec::with_capacity(n);
         for (i, key) in keys.iter().enumerate() {
             let before = i
                 .checked_sub(1)
                 .map_or(0, |p| keys[p].common_prefix_length(key));
             let after = keys.get(i + 1).map_or(0, |k| k.common_prefix_length(key));
             let depth = before.max(after) + 1;
-            let start = nodes.len();
-            let rest = key.slice(depth..);
-            LeafNodeRef::new(&rest, &transactions[adjust_index_for_rlp(i, n)]).encode(&mut nodes);
-            if nodes.len() - start < MIN_HASHED_NODE {
+            let value: &[u8] = &transactions[adjust_index_for_rlp(i, n)];
+            // A one-byte value below 0x80 is its own encoding, without a header; such a leaf
+            // is far below the hashed size anyway.
+            if value.len() == 1 && value[0] < EMPTY_STRING_CODE {
                 return None;
             }
-            spans.push(start..nodes.len());
-            depths.push(depth);
+            // As alloy's `LeafNodeRef::encode`: the list header, the hex-prefix key path, the
+            // value's string header; then the value itself.
+            let path = encode_path_leaf(&key.slice(depth..), true);
+            let value_header = Header {
+                list: false,
+                payload_length: value.len(),
+            };
+            let payload_length = path.as_slice().length() + value_header.length() + value.len();
+            let start = heads.len();
+            Header {
+                list: true,
+                payload_length,
+            }
+            .encode(&mut heads);
+            path.as_slice().encode(&mut heads);
+            value_header.encode(&mut heads);
+            if heads.len() - start + value.len() < MIN_HASHED_NODE {
+                return None;
+            }
+            spans.push(start..heads.len());
+            values.push(value);
         }
         Some(Self {
             keys,
-            depths,
-            nodes,
+            heads,
             spans,
+            values,
         })
     }
 
-    /// The encoded leaf nodes, in key order.
-    pub fn nodes(&self) -> Vec<&[u8]> {
+    /// Each leaf node as its header bytes and its value, in key order: hashed as their
+    /// concatenation ([`keccak256_many`]).
+    pub fn parts(&self) -> Vec<(&[u8], &[u8])> {
         self.spans
             .iter()
-            .map(|span| &self.nodes[span.clone()])
+            .zip(&self.values)
+            .map(|(span, value)| (&self.heads[span.clone()], *value))
             .collect()
     }
 
-    /// The trie root, given the Keccak-256 of each of [`Self::nodes`] in the same order.
+    /// The encoded leaf nodes, in key order, each in one piece (a copy; for tests and
+    /// benchmarks).
+    pub fn nodes(&self) -> Vec<Vec<u8>> {
+        self.parts()
+            .into_iter()
+            .map(|(head, value)| [head, value].concat())
+            .collect()
+    }
+
+    /// The trie root, given the Keccak-256 of each of [`Self::nodes`] in the same order (a
+    /// missing hash counts as zero, which gives a wrong root rather than a panic).
     pub fn root(&self, hashes: impl IntoIterator<Item = B256>) -> B256 {
-        let mut builder = HashBuilder::default();
-        for ((key, depth), hash) in self.keys.iter().zip(&self.depths).zip(hashes) {
-            builder.add_branch(key.slice(..*depth), hash, false);
-        }
-        builder.root()
+        let mut hashes: Vec<B256> = hashes.into_iter().take(self.keys.len()).collect();
+        hashes.resize(self.keys.len(), B256::ZERO);
+        root_above_leaves(&self.keys, &hashes)
     }
 }
 
@@ -156,6 +190,33 @@ mod tests {
         lengths[6] = 0;
         let txs = transactions(&lengths, 3);
         assert_eq!(transactions_root(&txs), ordered_trie_root_encoded(&txs));
+    }
+
+    #[test]
+    fn leaf_nodes_are_alloys_leaf_encoding() {
+        // Transactions across the one-, two- and three-byte string headers (56 and 256 bytes),
+        // with keys of one to three bytes (300 transactions).
+        let lengths: Vec<usize> = (0..300).map(|i| 29 + (i * 37) % 400).collect();
+        let txs = transactions(&lengths, 5);
+        let n = txs.len();
+        let leaves = TrieLeaves::encode(&txs).expect("hashed leaves");
+        for (i, node) in leaves.nodes().iter().enumerate() {
+            let key = &leaves.keys[i];
+            let shared = |j: usize| {
+                leaves
+                    .keys
+                    .get(j)
+                    .map_or(0, |k| k.common_prefix_length(key))
+            };
+            let depth = i.checked_sub(1).map_or(0, shared).max(shared(i + 1)) + 1;
+            let mut expected = Vec::new();
+            alloy_trie::nodes::LeafNodeRef::new(
+                &key.slice(depth..),
+                &txs[adjust_index_for_rlp(i, n)],
+            )
+            .encode(&mut expected);
+            assert_eq!(*node, expected, "leaf {i}");
+        }
     }
 
     #[test]
