@@ -100,12 +100,18 @@ fn validate_line(
     data: &mut Vec<u8>,
     now: u64,
 ) -> Verdict {
-    let mut fields = line
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|field| !field.is_empty());
-    let (Some(topic), Some(hex_data), None) = (fields.next(), fields.next(), fields.next()) else {
+    // The topic is the short first field; the rest, trimmed, is the hex. Only the topic is
+    // scanned byte by byte: whitespace inside the (long) hex field, a third field included,
+    // fails the hex decoding below and makes the line malformed as well.
+    let line = line.trim_ascii();
+    let topic_end = line
+        .iter()
+        .position(u8::is_ascii_whitespace)
+        .unwrap_or(line.len());
+    let (topic, hex_data) = (&line[..topic_end], line[topic_end..].trim_ascii_start());
+    if topic.is_empty() || hex_data.is_empty() {
         return Verdict::malformed();
-    };
+    }
     let Ok(topic) = std::str::from_utf8(topic) else {
         return Verdict::malformed();
     };
