@@ -22,9 +22,10 @@ fn enr(node: &Node) -> Enr {
 fn autonat_confirms_a_loopback_address_and_it_goes_into_the_enr() {
     let dir = temp_dir("nat");
     let nat = ["--p2p.nat", "--p2p.debug.nat-private-ips"];
-    // Listening on 0.0.0.0 without --p2p.advertise.ip: the ENR starts without an IP.
+    // Behind NAT (--p2p.nat) a listen IP that is not public is the inside of the NAT, so
+    // without --p2p.advertise.ip the ENR starts without an IP (tests stay on 127.0.0.1).
     let a = Node::start_on(
-        "0.0.0.0",
+        "127.0.0.1",
         &dir.join("a"),
         free_tcp(),
         free_udp(),
@@ -72,7 +73,7 @@ fn autonat_confirms_a_loopback_address_and_it_goes_into_the_enr() {
 fn by_default_autonat_ignores_loopback_peers() {
     let dir = temp_dir("nat-global-only");
     let a = Node::start_on(
-        "0.0.0.0",
+        "127.0.0.1",
         &dir.join("a"),
         free_tcp(),
         free_udp(),

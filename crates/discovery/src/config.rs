@@ -40,6 +40,11 @@ pub struct DiscoveryConfig {
     /// (address votes from peers) is off. When unset, the ENR carries the listen IP if it is a
     /// specific address, else no IP until discv5's votes find one.
     pub advertise_ip: Option<IpAddr>,
+    /// `--p2p.nat`: the node is behind NAT and learns its external address (UPnP, AutoNAT).
+    /// A specific listen IP that is not public (private, loopback, link-local) is then not put
+    /// in the ENR: it is the inside of the NAT, not where peers can reach the node; the
+    /// confirmed external address goes in instead.
+    pub behind_nat: bool,
     /// `--p2p.advertise.tcp`: the TCP port put in the ENR instead of [`Self::tcp_port`].
     pub advertise_tcp_port: Option<u16>,
     /// `--p2p.advertise.udp`: the UDP port put in the ENR instead of the bound one.
@@ -96,6 +101,7 @@ impl DiscoveryConfig {
             persist_interval: Duration::from_secs(60),
             reemit_interval: Duration::from_secs(60),
             peer_buffer: DEFAULT_PEER_BUFFER,
+            behind_nat: false,
         }
     }
 }

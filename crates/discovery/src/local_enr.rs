@@ -8,7 +8,10 @@ use std::{
 
 use enr::CombinedKey;
 
-use crate::{DiscoveryConfig, Enr, OpStackEnr, OPSTACK_ENR_KEY};
+use crate::{
+    scope::{scope_of, AddrScope},
+    DiscoveryConfig, Enr, OpStackEnr, OPSTACK_ENR_KEY,
+};
 
 /// Seconds since the unix epoch (0 if the clock is before it).
 pub(crate) fn unix_secs() -> u64 {
@@ -39,12 +42,15 @@ pub(crate) fn free_udp_port(ip: IpAddr) -> io::Result<u16> {
     Ok(UdpSocket::bind((ip, 0))?.local_addr()?.port())
 }
 
-/// The IP the ENR starts with: the advertised one, else the listen IP if it is specific.
+/// The IP the ENR starts with: the advertised one, else the listen IP if it is specific (and,
+/// behind NAT, public: a private listen IP is the inside of the NAT).
 pub(crate) fn enr_ip(config: &DiscoveryConfig) -> Option<IpAddr> {
-    config
-        .advertise_ip
-        .or(Some(config.listen_ip))
-        .filter(|ip| !ip.is_unspecified())
+    if let Some(ip) = config.advertise_ip.filter(|ip| !ip.is_unspecified()) {
+        return Some(ip);
+    }
+    let listen = config.listen_ip;
+    let inside_nat = config.behind_nat && scope_of(listen) != AddrScope::Public;
+    (!listen.is_unspecified() && !inside_nat).then_some(listen)
 }
 
 /// Builds the local ENR: `opstack` entry, IP (advertised, else a specific listen IP), TCP =
@@ -97,6 +103,27 @@ mod tests {
         // Clock behind the persisted value (clock reset, or many bumps): persisted + 1.
         assert_eq!(initial_enr_seq(Some(9_999), 1_000), 10_000);
         assert_eq!(initial_enr_seq(Some(u64::MAX), 0), u64::MAX);
+    }
+
+    #[test]
+    fn behind_nat_a_non_public_listen_ip_stays_out_of_the_enr() {
+        let mut cfg = config();
+        cfg.behind_nat = true;
+        for inside in ["127.0.0.1", "192.168.1.5", "10.0.0.7"] {
+            cfg.listen_ip = inside.parse().unwrap();
+            assert_eq!(enr_ip(&cfg), None, "{inside}");
+        }
+        // A public listen IP is where peers reach the node, NAT or not.
+        cfg.listen_ip = "203.0.113.9".parse().unwrap();
+        assert_eq!(enr_ip(&cfg), Some(cfg.listen_ip));
+        // The operator's --p2p.advertise.ip always wins.
+        cfg.listen_ip = "192.168.1.5".parse().unwrap();
+        cfg.advertise_ip = Some("198.51.100.4".parse().unwrap());
+        assert_eq!(enr_ip(&cfg), cfg.advertise_ip);
+        // Without NAT a specific listen IP is advertised as before.
+        cfg.behind_nat = false;
+        cfg.advertise_ip = None;
+        assert_eq!(enr_ip(&cfg), Some(cfg.listen_ip));
     }
 
     #[test]

@@ -117,12 +117,14 @@ impl Default for DiscoverySettings {
 
 impl DiscoverySettings {
     /// The discovery driver's configuration for `chain_id`, listening as `listen` says and
-    /// advertising `bound_tcp` (the port gossip bound) unless `--p2p.advertise.tcp` is set.
+    /// advertising `bound_tcp` (the port gossip bound) unless `--p2p.advertise.tcp` is set;
+    /// `behind_nat` with `--p2p.nat`.
     pub fn driver_config(
         &self,
         chain_id: u64,
         listen: &ListenConfig,
         bound_tcp: u16,
+        behind_nat: bool,
     ) -> DiscoveryConfig {
         let mut disc = DiscoveryConfig::new(chain_id);
         disc.listen_ip = listen.ip;
@@ -130,6 +132,7 @@ impl DiscoverySettings {
         disc.advertise_ip = listen.advertise_ip;
         disc.advertise_tcp_port = listen.advertise_tcp;
         disc.advertise_udp_port = listen.advertise_udp;
+        disc.behind_nat = behind_nat;
         disc.tcp_port = listen.advertise_tcp.unwrap_or(bound_tcp);
         disc.bootnodes = self.bootnodes.clone();
         disc.netrestrict = self.netrestrict.clone();
@@ -305,13 +308,17 @@ mod tests {
         let mut config = NetworkConfig::new(ChainConfig::new(901), NodeIdentity::generate());
         config.listen.ip = Ipv4Addr::LOCALHOST.into();
         config.listen.udp_port = 30301;
-        let disc = config.discovery.driver_config(901, &config.listen, 40404);
+        let disc = config
+            .discovery
+            .driver_config(901, &config.listen, 40404, false);
         assert_eq!(disc.chain_id, 901);
         assert_eq!(disc.listen_ip, config.listen.ip);
         assert_eq!(disc.listen_udp_port, 30301);
         assert_eq!(disc.tcp_port, 40404);
         config.listen.advertise_tcp = Some(9333);
-        let disc = config.discovery.driver_config(901, &config.listen, 40404);
+        let disc = config
+            .discovery
+            .driver_config(901, &config.listen, 40404, false);
         assert_eq!(disc.tcp_port, 9333);
         assert_eq!(
             config.listen.tcp_multiaddr().to_string(),

@@ -121,10 +121,13 @@ impl Network {
             .unwrap_or(config.listen.tcp_port);
 
         let discovery = if config.discovery.enabled {
-            let disc =
-                config
-                    .discovery
-                    .driver_config(config.chain.chain_id, &config.listen, bound_tcp);
+            let nat = &config.gossip.nat;
+            let disc = config.discovery.driver_config(
+                config.chain.chain_id,
+                &config.listen,
+                bound_tcp,
+                nat.upnp || nat.autonat,
+            );
             let (discovery, _task, peers_rx) =
                 opmesh_discovery::spawn(disc, &config.identity).await?;
             tokio::spawn(bridge::discovered_to_candidates(peers_rx, candidates_tx));
