@@ -34,6 +34,16 @@ fn secs(values: &[f64]) -> String {
     }
 }
 
+/// `98.5% (197/200)`: the share delivered, then the counts.
+fn delivery_share(d: &crate::record::DeliveryStats) -> String {
+    format!(
+        "{} ({}/{})",
+        percent(d.delivered, d.expected),
+        d.delivered,
+        d.expected
+    )
+}
+
 fn delays(q: &Quantiles) -> String {
     format!("{} / {} / {}", ms(q.p50), ms(q.p99), ms(q.max))
 }
@@ -71,12 +81,7 @@ pub fn propagation_table(results: &[PropagationResult]) -> String {
             r.txs.to_string(),
             bytes(r.block_bytes as f64),
             d.blocks.to_string(),
-            format!(
-                "{} ({}/{})",
-                percent(d.delivered, d.expected),
-                d.delivered,
-                d.expected
-            ),
+            delivery_share(d),
             ms(d.delay_ms.p50),
             ms(d.delay_ms.p95),
             ms(d.delay_ms.p99),
@@ -136,12 +141,7 @@ pub fn attack_table(rows: &[AttackRow]) -> String {
             banned,
             secs(&r.ban_secs),
             secs(&r.disconnect_secs),
-            format!(
-                "{} ({}/{})",
-                percent(d.delivered, d.expected),
-                d.delivered,
-                d.expected
-            ),
+            delivery_share(d),
             delays(&d.delay_ms),
             format!("{:.2}", r.honest_cpu_cores),
             spread_mean_max(&r.victim_cpu_cores, |v| format!("{v:.2}")),
@@ -177,12 +177,7 @@ pub fn stale_table(results: &[StaleResult]) -> String {
             r.nodes.to_string(),
             r.stale_nodes.len().to_string(),
             format!("{} ({})", r.skewed_nodes.len(), offsets.join(", ")),
-            format!(
-                "{} ({}/{})",
-                percent(d.delivered, d.expected),
-                d.delivered,
-                d.expected
-            ),
+            delivery_share(d),
             delays(&d.delay_ms),
             format!("{} / {}", r.refused_wrong_signer, r.refused_clock),
             r.accepted_by_misconfigured.to_string(),
@@ -211,20 +206,12 @@ pub fn rotation_table(results: &[RotationResult]) -> String {
         "honest peers banned",
         "nodes that banned",
     ])];
-    let share = |d: &crate::record::DeliveryStats| {
-        format!(
-            "{} ({}/{})",
-            percent(d.delivered, d.expected),
-            d.delivered,
-            d.expected
-        )
-    };
     for r in results {
         out.push(row(&[
             r.nodes.to_string(),
-            share(&r.before),
-            share(&r.after_all),
-            share(&r.after_pickup),
+            delivery_share(&r.before),
+            delivery_share(&r.after_all),
+            delivery_share(&r.after_pickup),
             ms(r.first_b_published_ms),
             delays(&r.pickup_ms),
             format!("{}/{}", r.nodes_picked_up, r.receivers),
@@ -264,19 +251,9 @@ pub fn churn_table(results: &[ChurnResult]) -> String {
             r.killed_per_round.to_string(),
             r.rounds.to_string(),
             r.kills.to_string(),
-            format!(
-                "{} ({}/{})",
-                percent(up.delivered, up.expected),
-                up.delivered,
-                up.expected
-            ),
+            delivery_share(up),
             delays(&up.delay_ms),
-            format!(
-                "{} ({}/{})",
-                percent(settled.delivered, settled.expected),
-                settled.delivered,
-                settled.expected
-            ),
+            delivery_share(settled),
             format!("{}/{}", r.same_peer_id, r.restarts),
             format!("{}/{}", r.bans_kept, r.bans_before),
             format!("{} / {}", ms(r.rejoin_ms.p50), ms(r.rejoin_ms.p99)),
@@ -313,23 +290,15 @@ pub fn partition_table(r: &PartitionResult) -> String {
         "never rejoined",
         "delivery after heal",
     ])];
-    let d = |s: &crate::record::DeliveryStats| {
-        format!(
-            "{} ({}/{})",
-            percent(s.delivered, s.expected),
-            s.delivered,
-            s.expected
-        )
-    };
     out.push(row(&[
         r.nodes.to_string(),
         r.cut_off.len().to_string(),
-        d(&r.during_connected_side),
-        d(&r.during_cut_off_side),
-        d(&r.split_blocks_caught_up),
+        delivery_share(&r.during_connected_side),
+        delivery_share(&r.during_cut_off_side),
+        delivery_share(&r.split_blocks_caught_up),
         format!("{} / {}", ms(r.remesh_ms.p50), ms(r.remesh_ms.max)),
         r.never_rejoined.len().to_string(),
-        d(&r.after_heal),
+        delivery_share(&r.after_heal),
     ]));
     out.join("\n")
 }
