@@ -74,19 +74,29 @@ async fn thirteen_nodes_reach_peers_lo_from_one_bootnode_and_ignore_another_chai
             .await,
         );
     }
-    let mut reached = false;
+    let mut counts = Vec::new();
     for _ in 0..300 {
-        let mut all = true;
+        counts.clear();
         for node in &nodes {
-            all &= connected(node).await >= lo as u64;
+            counts.push(connected(node).await);
         }
-        if all {
-            reached = true;
+        if counts.iter().all(|&n| n >= lo as u64) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(reached, "not every node reached peers.lo = {lo}");
+    if counts.iter().any(|&n| n < lo as u64) {
+        let mut report = String::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let stats = node.stats().await.unwrap();
+            let table = node.discovery_table().await.map(|t| t.len()).unwrap_or(0);
+            report.push_str(&format!(
+                "\n  node {i}: {} peers, table {table}, {stats:?}",
+                counts[i]
+            ));
+        }
+        panic!("not every node reached peers.lo = {lo}:{report}");
+    }
     // Stay within bounds for a while, and never connect to the other chain's node.
     for _ in 0..10 {
         for node in &nodes {

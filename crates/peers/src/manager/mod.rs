@@ -259,6 +259,12 @@ impl PeerManager {
         last_score: Option<f64>,
         now: Now,
     ) -> bool {
+        // The direction of the connection that closed (the state comes back without it).
+        let dialed = self
+            .table
+            .get(&peer)
+            .and_then(|state| state.connections.get(&connection))
+            .is_some_and(|(_, direction)| *direction == Direction::Outbound);
         let Some(state) = self.table.disconnected(&peer, connection) else {
             return false;
         };
@@ -267,7 +273,8 @@ impl PeerManager {
                 record.score = Some(score);
             }
         }
-        self.planner.disconnected(&peer, now.instant);
+        let lived = now.instant.saturating_duration_since(state.connected_at);
+        self.planner.disconnected(&peer, dialed, lived, now.instant);
         true
     }
 

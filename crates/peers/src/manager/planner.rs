@@ -55,6 +55,9 @@ const STATIC_BACKOFF_MAX: Duration = Duration::from_secs(60);
 pub const CANDIDATE_BACKOFF_MIN: Duration = Duration::from_secs(30);
 /// The longest a failed candidate waits.
 pub const CANDIDATE_BACKOFF_MAX: Duration = Duration::from_secs(3600);
+/// A dialed connection that closes sooner than this counts as a failed dial (the remote
+/// refused us after the handshake, most often because it is full).
+pub const SHORT_LIVED_CONNECTION: Duration = Duration::from_secs(10);
 
 /// Plans dials and trims to keep the peer count between `lo` and `hi`.
 #[derive(Debug)]
@@ -161,10 +164,21 @@ impl ConnectionPlanner {
         self.dial_finished(peer, false, now);
     }
 
-    /// A connection to a static peer was lost: redial after the current backoff.
-    pub fn disconnected(&mut self, peer: &PeerId, now: Instant) {
+    /// A peer's last connection closed after `lived`; `dialed` when we had dialed it. A static
+    /// peer is redialed after its current backoff. A candidate we dialed whose connection
+    /// lasted less than [`SHORT_LIVED_CONNECTION`] counts as a failed dial: a full peer's
+    /// gater closes the connection right after the handshake, and without the backoff the
+    /// dialer, seeing a "successful" dial, would pick the same full peer again on every tick
+    /// while peers with room go untried.
+    pub fn disconnected(&mut self, peer: &PeerId, dialed: bool, lived: Duration, now: Instant) {
         if let Some(s) = self.statics.get_mut(peer) {
             s.next_attempt = now + s.backoff;
+        }
+        if dialed && lived < SHORT_LIVED_CONNECTION {
+            if let Some(c) = self.candidates.get_mut(peer) {
+                c.failures = c.failures.saturating_add(1);
+                c.next_attempt = now + candidate_backoff(c.failures);
+            }
         }
     }
 

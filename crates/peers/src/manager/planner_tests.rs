@@ -134,7 +134,12 @@ fn static_peers_are_dialed_at_start_and_redialed_with_backoff() {
         1
     );
     planner.dial_finished(&peer, true, t0 + Duration::from_secs(3));
-    planner.disconnected(&peer, t0 + Duration::from_secs(10));
+    planner.disconnected(
+        &peer,
+        true,
+        Duration::from_secs(7),
+        t0 + Duration::from_secs(10),
+    );
     assert_eq!(
         planner.plan(&[], t0 + Duration::from_secs(11)).dials.len(),
         1,
@@ -291,4 +296,42 @@ fn inbound_cap_leaves_room_for_the_outbound_reservation() {
     assert!(l.max_inbound() < l.hi);
     // No peers wanted: nothing reserved, inbound may fill hi.
     assert_eq!(limits(0, 5).max_inbound(), 5);
+}
+
+/// A full peer's gater closes our connection right after the handshake: the dial "succeeded",
+/// but the peer is backed off like a failed dial, so the next tick tries a peer with room.
+#[test]
+fn a_dialed_connection_closed_at_once_backs_the_candidate_off() {
+    let t0 = Instant::now();
+    let mut planner = ConnectionPlanner::new(limits(1, 5), Duration::from_secs(10));
+    let full = candidate();
+    let roomy = candidate();
+    planner.add_candidate(roomy.clone(), t0);
+    planner.add_candidate(full.clone(), t0 + Duration::from_millis(1));
+    // The most recently seen goes first.
+    let ta = t0 + Duration::from_millis(1);
+    assert_eq!(
+        planner.plan(&[], ta).dials,
+        vec![(full.peer_id, full.addr.clone())]
+    );
+    planner.dial_finished(&full.peer_id, true, ta);
+    let t1 = t0 + Duration::from_millis(50);
+    planner.disconnected(&full.peer_id, true, Duration::from_millis(50), t1);
+    assert_eq!(
+        planner.candidate_backoff(&full.peer_id),
+        Some((1, t1 + CANDIDATE_BACKOFF_MIN))
+    );
+    assert_eq!(
+        planner.plan(&[], t1).dials,
+        vec![(roomy.peer_id, roomy.addr.clone())]
+    );
+    // A connection that lived, or one the peer opened, leaves the candidate as it was.
+    planner.dial_finished(&roomy.peer_id, true, t1);
+    let t2 = t1 + SHORT_LIVED_CONNECTION;
+    planner.disconnected(&roomy.peer_id, true, SHORT_LIVED_CONNECTION, t2);
+    assert_eq!(planner.candidate_backoff(&roomy.peer_id), Some((0, t0)));
+    let other = candidate();
+    planner.add_candidate(other.clone(), t2);
+    planner.disconnected(&other.peer_id, false, Duration::from_millis(5), t2);
+    assert_eq!(planner.candidate_backoff(&other.peer_id), Some((0, t2)));
 }

@@ -241,6 +241,61 @@ fn a_failed_dial_is_backed_off_through_the_manager() {
     assert_eq!(manager.candidates_len(), 1);
 }
 
+/// A full peer accepts the handshake and its gater closes the connection at once. The next
+/// tick must try another candidate, not the full one again (issue 12's inbound cap made this
+/// the normal case in a small network: dialers kept picking the same full peer).
+#[test]
+fn a_peer_that_closes_our_dial_at_once_is_not_redialed_on_the_next_tick() {
+    let now = t0();
+    let gater = GaterState::new(GaterConfig::default());
+    let mut manager = PeerManager::new(config(1, 3), PeerId::random());
+    let full = candidate(1);
+    assert_eq!(
+        dialed(&manager.on_candidate(full.clone(), now)),
+        vec![full.peer_id]
+    );
+    let roomy = candidate(2);
+    assert!(
+        manager.on_candidate(roomy.clone(), now).is_empty(),
+        "a dial in flight"
+    );
+    let id = ConnectionId::new_unchecked(1);
+    manager.on_connected(
+        full.peer_id,
+        id,
+        full.addr.clone(),
+        Direction::Outbound,
+        now,
+    );
+    // Discovery offers `full` again: seen last, it would go first were it not backed off.
+    assert!(manager
+        .on_candidate(full.clone(), now.after(Duration::from_millis(5)))
+        .is_empty());
+    let closed = now.after(Duration::from_millis(20));
+    assert!(manager.on_disconnected(full.peer_id, id, None, closed));
+    assert_eq!(
+        dialed(&manager.tick(&gater, closed.after(Duration::from_millis(10)))),
+        vec![roomy.peer_id]
+    );
+    // An inbound connection that closes at once says nothing about dialing that peer.
+    let caller = candidate(3);
+    manager.on_candidate(caller.clone(), closed);
+    let id = ConnectionId::new_unchecked(2);
+    manager.on_connected(
+        caller.peer_id,
+        id,
+        caller.addr.clone(),
+        Direction::Inbound,
+        closed,
+    );
+    assert!(manager.on_disconnected(caller.peer_id, id, None, closed));
+    manager.on_dial_failed(roomy.peer_id, DialFailure::Failed, closed);
+    assert_eq!(
+        dialed(&manager.tick(&gater, closed.after(Duration::from_millis(20)))),
+        vec![caller.peer_id]
+    );
+}
+
 #[test]
 fn static_peers_stay_protected() {
     let now = t0();
