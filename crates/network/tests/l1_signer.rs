@@ -407,8 +407,19 @@ async fn a_stale_signer_bans_no_relay_of_the_new_signer_but_still_bans_a_bad_sig
         stats.bans, 1,
         "the bad signature's sender banned: {stats:?}"
     );
-    let peers = node.gossip().peers().await.expect("peers");
-    assert!(peers.iter().all(|p| p.peer_id != attacker.peer_id()));
+    // The ban closes the attacker's connection; the close lands a moment after the ban.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let peers = loop {
+        let peers = node.gossip().peers().await.expect("peers");
+        if peers.iter().all(|p| p.peer_id != attacker.peer_id()) || Instant::now() >= deadline {
+            break peers;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        peers.iter().all(|p| p.peer_id != attacker.peer_id()),
+        "the banned attacker is still connected"
+    );
     for (relay, _) in &relays {
         assert!(peers.iter().any(|p| p.peer_id == relay.peer_id()));
     }

@@ -18,20 +18,41 @@ pub const DEV_KEY: &str = "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784
 /// Its address.
 pub const DEV_SIGNER: &str = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266";
 
-pub fn free_tcp() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Ports this test process handed out already: the OS may give a just-released port to the
+/// next `bind(0)`, and two flags of one node on the same port make it fail to start.
+static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+fn fresh(pick: impl Fn() -> u16) -> u16 {
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = pick();
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
+/// A TCP port free on 127.0.0.1 now and not handed out before by this process.
+pub fn free_tcp() -> u16 {
+    fresh(|| {
+        TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    })
+}
+
+/// A UDP port free on 127.0.0.1 now and not handed out before by this process.
 pub fn free_udp() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    fresh(|| {
+        UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    })
 }
 
 pub fn temp_dir(name: &str) -> PathBuf {
@@ -87,8 +108,19 @@ pub struct Node {
 
 impl Node {
     /// Starts `opmesh node` for chain 901 on loopback with free ports and `extra` flags.
+    /// A port another process took between the pick and the node's bind (tests run in
+    /// parallel) is retried with fresh ports.
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
-        Self::start_with_ports(dir, free_tcp(), free_udp(), free_tcp(), free_tcp(), extra)
+        let mut failure = String::new();
+        for _ in 0..3 {
+            let (tcp, udp, rpc, metrics) = (free_tcp(), free_udp(), free_tcp(), free_tcp());
+            match Self::try_start_on("127.0.0.1", dir, [tcp, udp, rpc, metrics], extra) {
+                Ok(node) => return node,
+                Err(log) if log.contains("already in use") => failure = log,
+                Err(log) => panic!("node did not start:\n{log}"),
+            }
+        }
+        panic!("node did not start (ports taken three times):\n{failure}");
     }
 
     pub fn start_with_ports(
@@ -112,6 +144,17 @@ impl Node {
         metrics: u16,
         extra: &[&str],
     ) -> Self {
+        Self::try_start_on(listen_ip, dir, [tcp, udp, rpc, metrics], extra)
+            .unwrap_or_else(|log| panic!("node did not start:\n{log}"))
+    }
+
+    /// Starts `opmesh node` on `[tcp, udp, rpc, metrics]`; its log if it does not come up.
+    fn try_start_on(
+        listen_ip: &str,
+        dir: &Path,
+        [tcp, udp, rpc, metrics]: [u16; 4],
+        extra: &[&str],
+    ) -> Result<Self, String> {
         let log = std::fs::File::create(dir_with(dir).join("node.log")).unwrap();
         let mut command = opmesh_command("node", listen_ip, dir, rpc, metrics);
         command
@@ -142,9 +185,11 @@ impl Node {
             .args(["--p2p.listen.udp", &udp.to_string()])
             .args(extra);
         Self::spawn(command, log, 0, udp, rpc, metrics, dir)
+            .unwrap_or_else(|log| panic!("bootnode did not start:\n{log}"))
     }
 
-    /// Runs `command` with its output in `log` and waits for its RPC to answer.
+    /// Runs `command` with its output in `log` and waits for its RPC to answer; the log if
+    /// the process exits or does not answer within 30 s.
     fn spawn(
         mut command: Command,
         log: std::fs::File,
@@ -153,14 +198,14 @@ impl Node {
         rpc: u16,
         metrics: u16,
         dir: &Path,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .expect("opmesh starts");
-        let node = Self {
+        let mut node = Self {
             child,
             rpc,
             metrics,
@@ -168,19 +213,22 @@ impl Node {
             udp,
             dir: dir.to_path_buf(),
         };
-        node.wait_ready();
-        node
+        node.wait_ready()?;
+        Ok(node)
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if self.try_rpc("opp2p_self", json!([])).is_some() {
-                return;
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited with {status}:\n{}", self.log()));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("node did not start:\n{}", self.log());
+        Err(self.log())
     }
 
     pub fn log(&self) -> String {
