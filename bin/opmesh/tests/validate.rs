@@ -240,3 +240,37 @@ fn rollup_config_supplies_the_chain_and_bad_flags_fail_clearly() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("Go syntax"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Lines are validated as they arrive: a verdict comes out while stdin is still open (the
+/// reading thread must not wait for more input before handing a line on).
+#[test]
+fn a_verdict_is_written_before_the_input_ends() {
+    use std::io::{BufRead, BufReader};
+    let (text, timestamp) = line("v4_chain10");
+    let now = timestamp.to_string();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opmesh"))
+        .args(["validate", "--l2.chain-id", "10"])
+        .args(["--p2p.unsafe.block.signer", SIGNER, "--now", &now])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary runs");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = String::new();
+        let _ = stdout.read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    stdin.write_all(text.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let first = rx.recv_timeout(std::time::Duration::from_secs(20));
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    let first: Value =
+        serde_json::from_str(&first.expect("a verdict while stdin is open")).expect("JSON verdict");
+    assert_eq!(first["verdict"], "accept", "{first}");
+}
