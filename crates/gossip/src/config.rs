@@ -66,6 +66,10 @@ pub struct MeshParams {
     pub flood_publish: bool,
     /// Heartbeat interval (500 ms; tests shorten it).
     pub heartbeat: Duration,
+    /// Send gossipsub v1.2 IDONTWANT for messages above 1 kB, as go-libp2p-pubsub does (true;
+    /// false only for the network lab's with/without comparison, the hidden
+    /// `--p2p.debug.no-idontwant`). IDONTWANT received from peers is honoured either way.
+    pub idontwant: bool,
 }
 
 impl Default for MeshParams {
@@ -77,6 +81,7 @@ impl Default for MeshParams {
             d_lazy: 6,
             flood_publish: false,
             heartbeat: Duration::from_millis(500),
+            idontwant: true,
         }
     }
 }
@@ -93,6 +98,9 @@ pub mod params {
     pub const HISTORY_GOSSIP: usize = 3;
     /// Seen-messages TTL: 130 heartbeats of 500 ms = 65 s.
     pub const SEEN_TTL: Duration = Duration::from_secs(65);
+    /// Messages larger than this are announced with IDONTWANT to mesh peers once received
+    /// (go-libp2p-pubsub's `GossipSubIDontWantMessageThreshold`, 1 kB).
+    pub const IDONTWANT_THRESHOLD: usize = 1024;
 }
 
 /// Builds the gossipsub configuration op-node uses: StrictNoSign (we publish no author,
@@ -115,6 +123,11 @@ pub fn gossipsub_config(mesh: &MeshParams) -> Result<gossipsub::Config, String> 
         .validate_messages()
         .message_id_fn(gossip_message_id)
         .flood_publish(mesh.flood_publish)
+        .idontwant_message_size_threshold(if mesh.idontwant {
+            params::IDONTWANT_THRESHOLD
+        } else {
+            usize::MAX
+        })
         .build()
         .map_err(|e| e.to_string())
 }
@@ -278,5 +291,13 @@ mod tests {
             config.validation_mode(),
             ValidationMode::Anonymous
         ));
+        // go-libp2p-pubsub's GossipSubIDontWantMessageThreshold.
+        assert_eq!(config.idontwant_message_size_threshold(), 1024);
+        let without = gossipsub_config(&MeshParams {
+            idontwant: false,
+            ..MeshParams::default()
+        })
+        .expect("valid");
+        assert_eq!(without.idontwant_message_size_threshold(), usize::MAX);
     }
 }

@@ -109,6 +109,7 @@ pub const FLAGS: &[FlagRow] = &[
     ours("l1.runtime-config-reload-interval"),
     ours("p2p.debug.clock-offset"),
     ours("p2p.debug.nat-private-ips"),
+    ours("p2p.debug.no-idontwant"),
     op("p2p.sequencer.key", "OP_NODE_P2P_SEQUENCER_KEY", Supported),
     ours("p2p.sequencer.key.path"),
     op(

@@ -130,6 +130,7 @@ pub fn network_config(args: &NodeArgs) -> Result<NetworkConfig, CliError> {
         d_hi: args.mesh_dhi,
         d_lazy: args.mesh_dlazy,
         flood_publish: args.flood_publish,
+        idontwant: !args.no_idontwant,
         ..MeshParams::default()
     };
     gossip.timestamp_threshold = args.timestamp_threshold;

@@ -200,6 +200,14 @@ pub struct NodeArgs {
         hide = true
     )]
     pub clock_offset_secs: i64,
+    /// Send no gossipsub IDONTWANT: the network lab's baseline for what IDONTWANT saves.
+    /// Never on a real network.
+    #[arg(
+        long = "p2p.debug.no-idontwant",
+        env = "OPMESH_P2P_DEBUG_NO_IDONTWANT",
+        hide = true
+    )]
+    pub no_idontwant: bool,
 
     /// Serve op-node's payload_by_number requests from recently validated blocks.
     #[arg(long = "p2p.sync.req-resp", env = "OPMESH_P2P_SYNC_REQ_RESP", default_value = "true", num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set, value_parser = go_bool)]

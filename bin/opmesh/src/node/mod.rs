@@ -81,6 +81,9 @@ pub async fn run(args: NodeArgs) -> Result<(), CliError> {
             "--p2p.debug.clock-offset: blocks are validated against a skewed clock (lab use only)"
         );
     }
+    if !config.gossip.mesh.idontwant {
+        tracing::warn!("--p2p.debug.no-idontwant: no IDONTWANT is sent (lab use only)");
+    }
     if config.gossip.validation == opmesh_gossip::ValidationLevel::None {
         tracing::warn!(
             "--p2p.gossip.validation none: blocks are decoded, not validated (lab use only)"
