@@ -166,7 +166,7 @@ fn validate(c: &mut Criterion) {
     group.finish();
 }
 
-/// CPU time per message, robust to other processes taking the cores.
+/// Time per message: CPU time (robust to other processes taking the cores) or wall time.
 #[allow(unsafe_code)]
 mod cpu_time {
     use super::MESSAGES;
@@ -174,28 +174,26 @@ mod cpu_time {
     /// Rounds of the whole 50-message run per figure.
     const ROUNDS: usize = 15;
 
-    /// CPU time of the calling thread, in nanoseconds.
-    pub fn thread() -> u64 {
+    /// `clock` (a `clock_gettime` clock id) now, in nanoseconds.
+    fn now(clock: libc::clockid_t) -> u64 {
         let mut ts = libc::timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
         // SAFETY: `ts` is a valid, writable timespec.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        assert_eq!(rc, 0, "CLOCK_THREAD_CPUTIME_ID unavailable");
+        let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+        assert_eq!(rc, 0, "clock {clock} unavailable");
         ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    }
+
+    /// CPU time of the calling thread, in nanoseconds.
+    pub fn thread() -> u64 {
+        now(libc::CLOCK_THREAD_CPUTIME_ID)
     }
 
     /// The monotonic clock, in nanoseconds.
     pub fn wall() -> u64 {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        assert_eq!(rc, 0, "CLOCK_MONOTONIC unavailable");
-        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+        now(libc::CLOCK_MONOTONIC)
     }
 
     /// User + system time of every waited-for child process so far, in nanoseconds.
