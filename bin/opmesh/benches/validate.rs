@@ -109,6 +109,11 @@ impl Drop for Input {
 
 fn validate(c: &mut Criterion) {
     let input = Input::new();
+    // What it takes to run the command by hand on the same kind of input.
+    println!(
+        "input: {MESSAGES} valid {TRANSACTIONS}-tx v4 blocks; opmesh validate --l2.chain-id {CHAIN_ID} --p2p.unsafe.block.signer {} --now {TIMESTAMP}",
+        input.signer
+    );
     let (_signer_tx, signer_rx) = watch::channel(Some(
         input.signer.parse().expect("the builder's address parses"),
     ));
