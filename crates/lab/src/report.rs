@@ -128,7 +128,8 @@ pub fn attack_table(rows: &[AttackRow]) -> String {
         let banned = if r.victims == 0 {
             "-".into()
         } else {
-            format!("{}/{}", r.banned, r.victims)
+            // Of the victims it reached: one that refused it never heard from it.
+            format!("{}/{}", r.banned, r.connected)
         };
         out.push(row(&[
             r.attack.clone(),

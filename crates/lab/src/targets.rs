@@ -65,13 +65,25 @@ pub fn table(
             ));
             continue;
         }
-        let banned =
-            a.banned == a.victims && a.ban_secs.last().is_some_and(|s| *s <= BAN_LIMIT_SECS);
+        // Victims that refused the attacker (full, or gated) never heard from it: the target
+        // is a ban by every victim it reached, and it must have reached one.
+        let banned = a.connected > 0
+            && a.banned >= a.connected
+            && a.ban_secs.last().is_some_and(|s| *s <= BAN_LIMIT_SECS);
+        let refused = if a.connected < a.victims {
+            format!(
+                " ({} of {} victims refused it)",
+                a.victims - a.connected,
+                a.victims
+            )
+        } else {
+            String::new()
+        };
         let ban = if a.ban_expected {
             format!(
-                "banned by {}/{}, slowest {}",
+                "banned by {}/{} reached{refused}, slowest {}",
                 a.banned,
-                a.victims,
+                a.connected,
                 a.ban_secs
                     .last()
                     .map_or_else(|| "never".into(), |s| format!("{s:.1} s"))

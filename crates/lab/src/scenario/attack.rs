@@ -13,7 +13,7 @@ use std::{
 };
 
 use futures::{FutureExt, StreamExt};
-use libp2p::PeerId;
+use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
@@ -366,6 +366,12 @@ async fn launch(
     }
     // Let the victims' subscriptions reach the attacker before it publishes.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    if !matches!(
+        kind,
+        AttackKind::ManyConnections | AttackKind::ConnectLoop | AttackKind::PrivateEnrs
+    ) {
+        drop_refusing_victims(&nodes[0].handle, &targets, &mut connected, &notes).await;
+    }
     let sent = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -409,6 +415,33 @@ async fn launch(
         notes,
         poisoner: None,
     })
+}
+
+/// A victim whose gater refuses the attacker after the handshake (a full node: `peers.hi -
+/// peers.lo / 2` inbound peers already) let the dial complete and closed the connection: it
+/// was never reached, and the row must not expect it to ban a peer it never heard from.
+async fn drop_refusing_victims(
+    attacker: &opmesh_gossip::GossipHandle,
+    targets: &[(usize, Multiaddr)],
+    connected: &mut HashMap<usize, Instant>,
+    notes: &std::sync::Mutex<String>,
+) {
+    let Ok(peers) = attacker.peers().await else {
+        return;
+    };
+    for (v, addr) in targets {
+        let still = peers
+            .iter()
+            .any(|p| addr.iter().last() == Some(Protocol::P2p(p.peer_id)));
+        if connected.contains_key(v) && !still {
+            connected.remove(v);
+            if let Ok(mut n) = notes.lock() {
+                n.push_str(&format!(
+                    "victim {v} closed the connection after the handshake (full: too many inbound peers, or gated); "
+                ));
+            }
+        }
+    }
 }
 
 async fn publish_loop(
