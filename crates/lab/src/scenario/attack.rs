@@ -430,9 +430,10 @@ async fn drop_refusing_victims(
         return;
     };
     for (v, addr) in targets {
+        let victim = addr.iter().last();
         let still = peers
             .iter()
-            .any(|p| addr.iter().last() == Some(Protocol::P2p(p.peer_id)));
+            .any(|p| victim == Some(Protocol::P2p(p.peer_id)));
         if connected.contains_key(v) && !still {
             connected.remove(v);
             if let Ok(mut n) = notes.lock() {

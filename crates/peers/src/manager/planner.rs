@@ -169,7 +169,8 @@ impl ConnectionPlanner {
     /// lasted less than [`SHORT_LIVED_CONNECTION`] counts as a failed dial: a full peer's
     /// gater closes the connection right after the handshake, and without the backoff the
     /// dialer, seeing a "successful" dial, would pick the same full peer again on every tick
-    /// while peers with room go untried.
+    /// while peers with room go untried. The handshake reset its failures, so a full peer
+    /// waits [`CANDIDATE_BACKOFF_MIN`] each time, not a growing backoff: it is busy, not dead.
     pub fn disconnected(&mut self, peer: &PeerId, dialed: bool, lived: Duration, now: Instant) {
         if let Some(s) = self.statics.get_mut(peer) {
             s.next_attempt = now + s.backoff;
