@@ -63,8 +63,8 @@ pub struct DiscoveryConfig {
     /// period of the table upkeep (ban expiry, bootstrap of an empty table, re-scan).
     pub lookup_interval: Duration,
     /// Time between random lookups once the gossip side has enough peers (see
-    /// [`crate::DiscoveryHandle::set_wants_peers`]), and the longest back-off while lookups find
-    /// nothing new (op-node's `discoverIntervalSlow`: 20 s).
+    /// [`crate::DiscoveryHandle::set_wants_peers`]) (op-node's `discoverIntervalSlow`: 20 s);
+    /// lookups that find nothing new back off up to four times it.
     pub slow_lookup_interval: Duration,
     /// `--p2p.discovery.path`: where the ENR table is persisted.
     pub table: TableLocation,

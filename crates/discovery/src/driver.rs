@@ -2,9 +2,11 @@
 //!
 //! It bootstraps from the configured bootnodes and the persisted table, runs random lookups
 //! paced by [`LookupPacer`] (every `lookup_interval` while peers are wanted and new ones turn
-//! up, up to `slow_lookup_interval` otherwise), and checks every ENR it sees (lookup results, `Discovered`,
-//! `SessionEstablished` and `UnverifiableEnr` events, routing-table scans) with
-//! [`check_enr`], netrestrict and its bans. Accepted peers go to the bounded peer channel with
+//! up, `slow_lookup_interval` with enough peers, backing off while nothing new turns up), and
+//! checks every ENR it sees (lookup results, `Discovered`, `SessionEstablished` and
+//! `UnverifiableEnr` events, routing-table scans) with
+//! [`check_enr`](crate::check_enr) (a record seen again is answered from [`CheckedEnrs`]),
+//! netrestrict and its bans. Accepted peers go to the bounded peer channel with
 //! `try_send` (a full channel drops and counts), are remembered in the [`TableStore`], and the
 //! table is written periodically and at shutdown.
 
@@ -24,7 +26,8 @@ use tokio::{
 use crate::{
     bans::{enr_ips, Bans, Emitted},
     bind::bind_discv5,
-    check_enr, enode,
+    checked::{CheckedEnrs, CHECKED_CAPACITY},
+    enode,
     enode::EnodeStep,
     enr_to_multiaddr,
     handle::{Command, DiscoveryView},
@@ -54,6 +57,8 @@ pub struct DiscoveryDriver {
     store: TableStore,
     stats: Arc<DiscoveryStats>,
     bans: Bans,
+    /// [`check_enr`](crate::check_enr)'s verdicts on records seen lately.
+    checked: CheckedEnrs,
     emitted: Emitted,
     lookups: FuturesUnordered<Lookup>,
     enodes: FuturesUnordered<BoxFuture<'static, EnodeStep>>,
@@ -113,6 +118,7 @@ impl DiscoveryDriver {
         let stats = Arc::new(DiscoveryStats::default());
         let emitted = Emitted::new(config.reemit_interval, config.table_limits.max_entries * 4);
         let (config_fast, config_slow) = (config.lookup_interval, config.slow_lookup_interval);
+        let checked = CheckedEnrs::new(config.chain_id, CHECKED_CAPACITY);
         let mut driver = Self {
             local_id: identity.node_id(),
             discv5,
@@ -124,6 +130,7 @@ impl DiscoveryDriver {
             store,
             stats: stats.clone(),
             bans: Bans::default(),
+            checked,
             emitted,
             lookups: FuturesUnordered::new(),
             enodes: FuturesUnordered::new(),
@@ -267,7 +274,7 @@ impl DiscoveryDriver {
                 let _ = reply.send(());
             }
             Command::SetWantsPeers(wants, reply) => {
-                if let Some(delay) = self.pacer.set_wants_peers(wants) {
+                if let Some(delay) = self.pacer.set_wants_peers(wants, Instant::now()) {
                     tracing::debug!(wants, ?delay, "lookup pace changed");
                     self.schedule_lookup(delay);
                 }
@@ -360,7 +367,7 @@ impl DiscoveryDriver {
                 tracing::debug!(error = ?e, "random lookup failed");
             }
         }
-        let delay = self.pacer.lookup_done();
+        let delay = self.pacer.lookup_done(Instant::now());
         self.schedule_lookup(delay);
     }
 
@@ -449,8 +456,8 @@ impl DiscoveryDriver {
         }
     }
 
-    fn classify(&self, enr: &Enr, now: Instant) -> EnrOutcome {
-        match check_enr(enr, self.config.chain_id) {
+    fn classify(&mut self, enr: &Enr, now: Instant) -> EnrOutcome {
+        match self.checked.check(enr) {
             Err(reason) => EnrOutcome::Rejected(reason),
             Ok(()) if self.outside_netrestrict(enr) => EnrOutcome::Netrestrict,
             Ok(()) if !self.scope.allows_enr(enr) => EnrOutcome::AddressScope,

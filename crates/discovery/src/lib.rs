@@ -15,6 +15,7 @@
 mod bans;
 mod bind;
 pub mod bootnode;
+mod checked;
 mod config;
 mod driver;
 mod enode;
