@@ -478,7 +478,12 @@ impl DiscoveryDriver {
             return;
         }
         if !self.store.contains(&enr.node_id()) {
-            self.pacer.found_new_peer();
+            // A lookup in flight schedules the next one when it ends.
+            if let Some(delay) = self.pacer.found_new_peer(now) {
+                if self.lookups.is_empty() {
+                    self.schedule_lookup(delay);
+                }
+            }
         }
         self.store.observe(enr, unix_secs());
         if !self.emitted.is_due(enr, now) {

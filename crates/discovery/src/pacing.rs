@@ -67,9 +67,26 @@ impl LookupPacer {
         }
     }
 
-    /// A usable peer we had not seen before was found (by a lookup or otherwise).
-    pub(crate) fn found_new_peer(&mut self) {
+    /// A usable peer we had not seen before was found at `now` (by a lookup, or a node that
+    /// contacted us). The back-off is reset at once: returns the new wait from `now` when that
+    /// brings the next lookup forward (a network with new nodes is asked at op-node's pace
+    /// again), `None` when there was no back-off to reset.
+    pub(crate) fn found_new_peer(&mut self, now: Instant) -> Option<Duration> {
         self.found_new = true;
+        if self.idle_lookups == 0 {
+            return None;
+        }
+        self.idle_lookups = 0;
+        Some(self.remaining(now))
+    }
+
+    /// The wait from `now` until the current interval since the last lookup is up (zero if
+    /// that is past, or if there was none).
+    fn remaining(&self, now: Instant) -> Duration {
+        let since_last = self
+            .last_done
+            .map_or(Duration::MAX, |done| now.saturating_duration_since(done));
+        self.interval().saturating_sub(since_last)
     }
 
     /// A lookup ended at `now`; returns the wait before the next one.
@@ -91,10 +108,7 @@ impl LookupPacer {
             return None;
         }
         self.wants_peers = wants;
-        let since_last = self
-            .last_done
-            .map_or(Duration::MAX, |done| now.saturating_duration_since(done));
-        Some(self.interval().saturating_sub(since_last))
+        Some(self.remaining(now))
     }
 
     /// The routing table was refilled from bootnodes and the stored table: look soon again.
@@ -127,7 +141,7 @@ mod tests {
         for _ in 0..40 {
             assert_eq!(pacer.lookup_done(t0), QUIET, "capped, no overflow");
         }
-        pacer.found_new_peer();
+        pacer.found_new_peer(t0);
         assert_eq!(
             pacer.lookup_done(t0),
             FAST,
@@ -146,7 +160,7 @@ mod tests {
             Some(Duration::ZERO),
             "never looked: at once"
         );
-        pacer.found_new_peer();
+        pacer.found_new_peer(t0);
         assert_eq!(
             pacer.lookup_done(t0),
             SLOW,
@@ -158,7 +172,7 @@ mod tests {
         assert_eq!(pacer.lookup_done(t0), secs(40));
         assert_eq!(pacer.lookup_done(t0), QUIET);
         assert_eq!(pacer.lookup_done(t0), QUIET);
-        pacer.found_new_peer();
+        pacer.found_new_peer(t0);
         assert_eq!(pacer.lookup_done(t0), SLOW, "something new: back to slow");
     }
 
@@ -177,7 +191,7 @@ mod tests {
         // It flips back and forth 5 s later: no new lookup before the interval is up.
         assert_eq!(pacer.set_wants_peers(false, t0 + secs(85)), Some(secs(75)));
         assert_eq!(pacer.set_wants_peers(true, t0 + secs(90)), Some(secs(70)));
-        pacer.found_new_peer();
+        pacer.found_new_peer(t0);
         assert_eq!(
             pacer.lookup_done(t0 + secs(160)),
             FAST,
@@ -189,12 +203,32 @@ mod tests {
     fn a_fruitful_network_is_asked_at_op_nodes_pace() {
         let t0 = Instant::now();
         let mut pacer = LookupPacer::new(FAST, SLOW);
-        pacer.found_new_peer();
+        pacer.found_new_peer(t0);
         assert_eq!(pacer.lookup_done(t0), FAST);
         assert_eq!(pacer.set_wants_peers(false, t0 + secs(2)), Some(secs(18)));
-        pacer.found_new_peer();
+        pacer.found_new_peer(t0);
         assert_eq!(pacer.lookup_done(t0 + secs(20)), SLOW);
         assert_eq!(pacer.set_wants_peers(true, t0 + secs(22)), Some(secs(3)));
+    }
+
+    #[test]
+    fn a_newcomer_brings_the_next_lookup_forward() {
+        let t0 = Instant::now();
+        let mut pacer = LookupPacer::new(FAST, SLOW);
+        for _ in 0..5 {
+            pacer.lookup_done(t0);
+        }
+        assert_eq!(pacer.interval(), QUIET);
+        // A node we did not know contacts us 3 s after the last lookup: peers wanted, so the
+        // next lookup is 5 s after the last one, 2 s from now.
+        assert_eq!(pacer.found_new_peer(t0 + secs(3)), Some(secs(2)));
+        assert_eq!(pacer.found_new_peer(t0 + secs(4)), None, "already reset");
+        assert_eq!(pacer.lookup_done(t0 + secs(5)), FAST);
+        // With enough peers, 20 s after the last lookup.
+        pacer.set_wants_peers(false, t0 + secs(6));
+        pacer.lookup_done(t0 + secs(25));
+        pacer.lookup_done(t0 + secs(45));
+        assert_eq!(pacer.found_new_peer(t0 + secs(50)), Some(secs(15)));
     }
 
     #[test]

@@ -179,7 +179,9 @@ async fn enrs_pointing_at_private_addresses_are_refused_and_honest_blocks_flow()
     let mut setup = Setup::start(&net, "quick").await.expect("network forms");
     let params = AttackParams {
         kinds: vec![AttackKind::PrivateEnrs],
-        // Victims look up every 5 to 20 s; two lookups each at least.
+        // The poisoner is a node the victims did not know: it brings each victim's next
+        // lookup to at most 20 s after its last, so 45 s hold one at least (and the row waits
+        // up to 30 s more for every victim to have asked it).
         duration: Duration::from_secs(45),
         victims: 3,
         rate: 1.0,

@@ -103,21 +103,46 @@ struct Launched {
     started: Instant,
     tasks: Vec<JoinHandle<()>>,
     notes: Arc<std::sync::Mutex<String>>,
-    /// The `private-enrs` attacker, and the victims' `non_public_ip` refusals before it began.
-    poisoner: Option<(EnrPoisoner, f64)>,
+    /// The `private-enrs` attacker, and each victim's `non_public_ip` refusals before it began.
+    poisoner: Option<(EnrPoisoner, Vec<f64>)>,
 }
 
 /// Forged ENRs the `private-enrs` attacker tries to hold (its table keeps what fits).
 const FORGED_ENRS: usize = 200;
 
-/// ENRs the `victims` refused for pointing at non-public addresses, so far.
-async fn non_public_refusals(cluster: &Cluster, victims: &[usize]) -> f64 {
+/// How long after the attack window the `private-enrs` row waits for every victim to have
+/// asked the poisoner: on a network with nothing new a node's lookups back off up to 80 s, and
+/// a newcomer (the poisoner greeting it) brings the next one to at most the slow interval
+/// (20 s) after the last.
+const POISON_GRACE: Duration = Duration::from_secs(30);
+
+/// Each victim's refusals of ENRs pointing at non-public addresses, so far (0 when its
+/// metrics cannot be read).
+async fn non_public_refusals(cluster: &Cluster, victims: &[usize]) -> Vec<f64> {
     let all = cluster.scrape_all().await;
     victims
         .iter()
-        .filter_map(|v| all.get(*v).and_then(Option::as_ref))
-        .map(|m| probe::sum(m, "opmesh_discovery_enrs_total", "result=\"non_public_ip\""))
-        .sum()
+        .map(|v| {
+            all.get(*v).and_then(Option::as_ref).map_or(0.0, |m| {
+                probe::sum(m, "opmesh_discovery_enrs_total", "result=\"non_public_ip\"")
+            })
+        })
+        .collect()
+}
+
+/// Waits (up to [`POISON_GRACE`]) until every victim refused a forged ENR since `before`;
+/// returns the refusals since then and how many victims refused any.
+async fn wait_for_refusals(cluster: &Cluster, victims: &[usize], before: &[f64]) -> (f64, usize) {
+    let grace_end = Instant::now() + POISON_GRACE;
+    loop {
+        let now = non_public_refusals(cluster, victims).await;
+        let asked = now.iter().zip(before).filter(|(n, b)| n > b).count();
+        if asked == victims.len() || Instant::now() >= grace_end {
+            let refused = now.iter().zip(before).map(|(n, b)| (n - b).max(0.0)).sum();
+            return (refused, asked);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Runs the baseline and each attack in `params.kinds` on a warmed-up cluster.
@@ -191,12 +216,14 @@ async fn window(
             node.handle.shutdown().await;
         }
         if let Some((poisoner, before)) = l.poisoner {
-            let refused = (non_public_refusals(cluster, &victims).await - before).max(0.0);
+            let (refused, asked) = wait_for_refusals(cluster, &victims, &before).await;
             row.sent = poisoner.served as u64;
             row.refused_enrs = refused as u64;
             row.notes.push_str(&format!(
-                "{} forged ENRs served; victims refused {refused} as non_public_ip; ",
-                poisoner.served
+                "{} forged ENRs served; victims refused {refused} as non_public_ip ({asked} of {} victims asked the poisoner within {} s after the window); ",
+                poisoner.served,
+                victims.len(),
+                POISON_GRACE.as_secs()
             ));
             poisoner.shutdown();
         }
