@@ -3,7 +3,7 @@
 //! A discv5 lookup is not free: every NODES response carries up to 16 ENRs per bucket asked
 //! (three buckets per peer), and discv5 checks each one's signature. On a small network a
 //! lookup reaches every node many times over: in the lab's 32-node network one lookup handed a
-//! node ~400 records, and discovery was three quarters of an idle node's CPU (issue 14).
+//! node 300–450 records, and discovery was three quarters of an idle node's CPU (issue 14).
 //!
 //! op-node looks for peers every 5 s while it is below its peer target and every 20 s otherwise
 //! (`discoverIntervalFast` / `discoverIntervalSlow` in its `discovery.go`); the pacer starts
@@ -37,8 +37,8 @@ pub(crate) struct LookupPacer {
 /// At most this many doublings of the fast interval (before the caps apply).
 const MAX_DOUBLINGS: u32 = 16;
 
-/// While peers are not wanted, lookups that find nothing new back off up to this many slow
-/// intervals.
+/// Lookups that find nothing new back off up to this many slow intervals (whether or not
+/// peers are wanted).
 const QUIET_FACTOR: u32 = 4;
 
 impl LookupPacer {
@@ -191,7 +191,11 @@ mod tests {
         // It flips back and forth 5 s later: no new lookup before the interval is up.
         assert_eq!(pacer.set_wants_peers(false, t0 + secs(85)), Some(secs(75)));
         assert_eq!(pacer.set_wants_peers(true, t0 + secs(90)), Some(secs(70)));
-        pacer.found_new_peer(t0);
+        assert_eq!(
+            pacer.found_new_peer(t0 + secs(100)),
+            Some(Duration::ZERO),
+            "a newcomer: 5 s since the last lookup are long past"
+        );
         assert_eq!(
             pacer.lookup_done(t0 + secs(160)),
             FAST,
