@@ -64,7 +64,8 @@ pub struct DiscoveryConfig {
     pub lookup_interval: Duration,
     /// Time between random lookups once the gossip side has enough peers (see
     /// [`crate::DiscoveryHandle::set_wants_peers`]) (op-node's `discoverIntervalSlow`: 20 s);
-    /// lookups that find nothing new back off up to four times it.
+    /// lookups that find nothing new back off up to it while peers are wanted, up to four
+    /// times it while not.
     pub slow_lookup_interval: Duration,
     /// `--p2p.discovery.path`: where the ENR table is persisted.
     pub table: TableLocation,

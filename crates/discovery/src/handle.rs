@@ -131,8 +131,9 @@ impl DiscoveryHandle {
     }
 
     /// Tells discovery whether the gossip side needs more peers: while it does, random lookups
-    /// run every `lookup_interval`; once it does not, every `slow_lookup_interval`; either way
-    /// they back off (up to four slow intervals) while they find nothing new. A change takes
+    /// run every `lookup_interval`; once it does not, every `slow_lookup_interval`; while they
+    /// find nothing new they back off, up to `slow_lookup_interval` while peers are wanted and
+    /// four times it while not. A change takes
     /// effect from the end of the last lookup; it does not reset the back-off.
     pub async fn set_wants_peers(&self, wants: bool) -> Result<(), DiscoveryError> {
         self.request(|tx| Command::SetWantsPeers(wants, tx)).await

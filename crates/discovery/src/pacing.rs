@@ -8,12 +8,14 @@
 //! op-node looks for peers every 5 s while it is below its peer target and every 20 s otherwise
 //! (`discoverIntervalFast` / `discoverIntervalSlow` in its `discovery.go`); the pacer starts
 //! from the same two intervals and adds a back-off: each lookup that found no peer we did not
-//! already know doubles the wait, up to four slow intervals (80 s), whether or not peers are
-//! wanted. A network with nothing new to find is not asked again and again (asking again finds
-//! nothing new either; the peers we know are dialled from what discovery already handed over);
-//! one that has new nodes is asked at op-node's pace (a found peer resets the back-off), and
-//! newcomers reach us on their own anyway (their lookups open sessions with us, and every
-//! session's record is checked and stored, which counts as found). The back-off survives the
+//! already know doubles the wait, up to the slow interval (20 s) while peers are wanted and up
+//! to four slow intervals (80 s) while they are not. A network with nothing new to find is not
+//! asked again and again; one that has new nodes is asked at op-node's pace (a found peer resets
+//! the back-off), and newcomers reach us on their own anyway (their lookups open sessions with
+//! us, and every session's record is checked and stored, which counts as found). A node that
+//! wants peers never waits longer than op-node's slow interval: a peer that restarted, or the
+//! other side of a healed partition, may be findable only through our lookups reaching it. The
+//! back-off survives the
 //! gossip side flipping between wanting and not wanting peers: a node whose peer count hovers at
 //! `peers.lo` would otherwise start a fresh lookup burst at every flip, on the same network that
 //! just answered "nothing new". In the lab's 32-node network (every node known after a minute)
@@ -37,8 +39,8 @@ pub(crate) struct LookupPacer {
 /// At most this many doublings of the fast interval (before the caps apply).
 const MAX_DOUBLINGS: u32 = 16;
 
-/// Lookups that find nothing new back off up to this many slow intervals (whether or not
-/// peers are wanted).
+/// While peers are not wanted, lookups that find nothing new back off up to this many slow
+/// intervals.
 const QUIET_FACTOR: u32 = 4;
 
 impl LookupPacer {
@@ -61,7 +63,7 @@ impl LookupPacer {
         let factor = 1u32 << self.idle_lookups.min(MAX_DOUBLINGS);
         let backed_off = self.fast.saturating_mul(factor);
         if self.wants_peers {
-            backed_off.min(self.quiet)
+            backed_off.min(self.slow)
         } else {
             backed_off.clamp(self.slow, self.quiet)
         }
@@ -137,9 +139,12 @@ mod tests {
         assert_eq!(pacer.interval(), FAST);
         assert_eq!(pacer.lookup_done(t0), secs(10));
         assert_eq!(pacer.lookup_done(t0), SLOW);
-        assert_eq!(pacer.lookup_done(t0), secs(40));
         for _ in 0..40 {
-            assert_eq!(pacer.lookup_done(t0), QUIET, "capped, no overflow");
+            assert_eq!(
+                pacer.lookup_done(t0),
+                SLOW,
+                "peers wanted: capped at the slow interval, no overflow"
+            );
         }
         pacer.found_new_peer(t0);
         assert_eq!(
@@ -184,17 +189,17 @@ mod tests {
             pacer.lookup_done(t0);
         }
         assert_eq!(pacer.set_wants_peers(false, t0 + secs(1)), Some(secs(79)));
-        // The peer count dips below `peers.lo` 30 s after that lookup: the back-off stands,
-        // the next lookup is still 80 s after the last one.
-        assert_eq!(pacer.set_wants_peers(true, t0 + secs(30)), Some(secs(50)));
-        assert_eq!(pacer.lookup_done(t0 + secs(80)), QUIET, "not fast again");
-        // It flips back and forth 5 s later: no new lookup before the interval is up.
-        assert_eq!(pacer.set_wants_peers(false, t0 + secs(85)), Some(secs(75)));
-        assert_eq!(pacer.set_wants_peers(true, t0 + secs(90)), Some(secs(70)));
+        // The peer count dips below `peers.lo` 10 s after that lookup: the back-off stands
+        // (not fast again), capped at the slow interval: 10 s from now.
+        assert_eq!(pacer.set_wants_peers(true, t0 + secs(10)), Some(secs(10)));
+        assert_eq!(pacer.lookup_done(t0 + secs(20)), SLOW, "not fast again");
+        // It flips back and forth 5 and 10 s later: no new lookup before the interval is up.
+        assert_eq!(pacer.set_wants_peers(false, t0 + secs(25)), Some(secs(75)));
+        assert_eq!(pacer.set_wants_peers(true, t0 + secs(30)), Some(secs(10)));
         assert_eq!(
-            pacer.found_new_peer(t0 + secs(100)),
+            pacer.found_new_peer(t0 + secs(32)),
             Some(Duration::ZERO),
-            "a newcomer: 5 s since the last lookup are long past"
+            "a newcomer: 5 s since the last lookup are past"
         );
         assert_eq!(
             pacer.lookup_done(t0 + secs(160)),
@@ -222,7 +227,7 @@ mod tests {
         for _ in 0..5 {
             pacer.lookup_done(t0);
         }
-        assert_eq!(pacer.interval(), QUIET);
+        assert_eq!(pacer.interval(), SLOW);
         // A node we did not know contacts us 3 s after the last lookup: peers wanted, so the
         // next lookup is 5 s after the last one, 2 s from now.
         assert_eq!(pacer.found_new_peer(t0 + secs(3)), Some(secs(2)));
@@ -250,7 +255,7 @@ mod tests {
         let t0 = Instant::now();
         let mut pacer = LookupPacer::new(SLOW, FAST);
         assert_eq!(pacer.interval(), SLOW);
-        assert_eq!(pacer.lookup_done(t0), secs(40));
+        assert_eq!(pacer.lookup_done(t0), SLOW);
         assert_eq!(
             pacer.set_wants_peers(false, t0),
             Some(secs(40)),

@@ -111,7 +111,7 @@ struct Launched {
 const FORGED_ENRS: usize = 200;
 
 /// How long after the attack window the `private-enrs` row waits for every victim to have
-/// asked the poisoner: on a network with nothing new a node's lookups back off up to 80 s, and
+/// asked the poisoner: on a network with nothing new a node with enough peers looks up at most every 80 s, and
 /// a newcomer (the poisoner greeting it) brings the next one to at most the slow interval
 /// (20 s) after the last.
 const POISON_GRACE: Duration = Duration::from_secs(30);
