@@ -16,6 +16,7 @@ mod backend;
 mod filter;
 mod http;
 mod jwt;
+mod payload_json;
 mod serde_util;
 mod server;
 mod subnet;

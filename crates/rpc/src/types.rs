@@ -360,7 +360,7 @@ impl UnsafePayloadNotification {
         peer_id: PeerId,
         received_at_ms: u64,
     ) -> Result<Self, serde_json::Error> {
-        let raw = serde_json::value::to_raw_value(envelope)?;
+        let raw = crate::payload_json::envelope_to_raw_json(envelope)?;
         Ok(Self {
             peer_id,
             received_at_ms,
