@@ -355,10 +355,15 @@ impl DiscoveryDriver {
     }
 
     fn on_lookup(&mut self, result: Result<Vec<Enr>, QueryError>) {
+        // Records we already knew: op-node would pull them one per tick before asking again.
+        let mut known = 0;
         match result {
             Ok(enrs) => {
                 self.stats.lookup(true);
                 for enr in &enrs {
+                    if self.store.contains(&enr.node_id()) {
+                        known += 1;
+                    }
                     self.observe(enr);
                 }
             }
@@ -367,7 +372,8 @@ impl DiscoveryDriver {
                 tracing::debug!(error = ?e, "random lookup failed");
             }
         }
-        let delay = self.pacer.lookup_done(Instant::now());
+        let delay = self.pacer.lookup_done(Instant::now(), known);
+        tracing::debug!(known, ?delay, "random lookup done");
         self.schedule_lookup(delay);
     }
 
