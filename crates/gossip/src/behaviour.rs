@@ -92,7 +92,7 @@ impl Behaviour {
             MessageAuthenticity::Anonymous,
             gossip_config,
             filter,
-            SnappyTransform,
+            SnappyTransform::default(),
         )
         .map_err(|e| BehaviourError::Gossipsub(e.to_string()))?;
         if config.scoring == ScoringMode::Light {

@@ -48,6 +48,12 @@ const FRAME_BAD_HEADER: u8 = 2;
 const FRAME_BAD_BODY: u8 = 3;
 /// Last byte of a frame whose body is the raw message: declared length over the limit.
 const FRAME_TOO_LARGE: u8 = 4;
+/// Last byte of a frame whose body is the decoded message followed by its message id
+/// ([`FRAME_ID_LEN`] bytes), as the gossip transform makes them ([`attach_message_id`]).
+const FRAME_DECODED_WITH_ID: u8 = 5;
+
+/// Length of the message id a frame may carry: op-node's 20-byte id.
+pub const FRAME_ID_LEN: usize = 20;
 
 /// A received message as the gossip transform hands it to the node, read back.
 ///
@@ -105,6 +111,9 @@ pub fn read_frame(frame: &[u8]) -> Frame<'_> {
     };
     let error = match status {
         FRAME_DECODED => return Frame::Decoded(body),
+        FRAME_DECODED_WITH_ID if body.len() >= FRAME_ID_LEN => {
+            return Frame::Decoded(&body[..body.len() - FRAME_ID_LEN])
+        }
         FRAME_TOO_LARGE => {
             SnappyError::TooLarge(snap::raw::decompress_len(body).unwrap_or(usize::MAX))
         }
@@ -112,6 +121,29 @@ pub fn read_frame(frame: &[u8]) -> Frame<'_> {
         _ => SnappyError::BadHeader,
     };
     Frame::Undecodable { raw: body, error }
+}
+
+/// Appends `id` to a decoded frame, so that the message-id function reads it instead of
+/// hashing the message again ([`carried_message_id`]). Returns `false` and leaves the frame as
+/// it is when it is not a decoded one.
+pub fn attach_message_id(frame: &mut Vec<u8>, id: [u8; FRAME_ID_LEN]) -> bool {
+    if frame.last() != Some(&FRAME_DECODED) {
+        return false;
+    }
+    frame.pop();
+    frame.extend_from_slice(&id);
+    frame.push(FRAME_DECODED_WITH_ID);
+    true
+}
+
+/// The message id a frame carries ([`attach_message_id`]), if it carries one.
+pub fn carried_message_id(frame: &[u8]) -> Option<[u8; FRAME_ID_LEN]> {
+    let (&status, body) = frame.split_last()?;
+    if status != FRAME_DECODED_WITH_ID {
+        return None;
+    }
+    let start = body.len().checked_sub(FRAME_ID_LEN)?;
+    body[start..].try_into().ok()
 }
 
 /// The wire form of a frame: decoded bytes are compressed again, raw ones sent as they are.
@@ -200,5 +232,32 @@ mod tests {
             decompress(&[0x05, 0x04, 0x01, 0x02]),
             Err(SnappyError::BadBody)
         );
+    }
+
+    #[test]
+    fn a_frame_can_carry_its_message_id() {
+        let data: Vec<u8> = (0..5_000u32).map(|i| (i % 7) as u8).collect();
+        let mut frame = decode_frame(&compress(&data));
+        assert_eq!(carried_message_id(&frame), None);
+        assert!(attach_message_id(&mut frame, [9; FRAME_ID_LEN]));
+        assert_eq!(carried_message_id(&frame), Some([9; FRAME_ID_LEN]));
+        assert_eq!(read_frame(&frame), Frame::Decoded(&data));
+        assert_eq!(frame_to_wire(&frame), compress(&data));
+        assert!(
+            !attach_message_id(&mut frame, [1; FRAME_ID_LEN]),
+            "only once"
+        );
+
+        let mut junk = decode_frame(&[0xff; 8]);
+        assert!(
+            !attach_message_id(&mut junk, [9; FRAME_ID_LEN]),
+            "junk carries no id"
+        );
+        assert_eq!(carried_message_id(&junk), None);
+
+        // Too short to hold an id: read as junk, never a panic.
+        let short = [1u8, 2, 3, FRAME_DECODED_WITH_ID];
+        assert_eq!(carried_message_id(&short), None);
+        assert!(matches!(read_frame(&short), Frame::Undecodable { .. }));
     }
 }

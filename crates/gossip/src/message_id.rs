@@ -9,7 +9,7 @@
 use libp2p::gossipsub::{Message, MessageId};
 use sha2::{Digest, Sha256};
 
-use crate::encoding::{decompress, read_frame, Frame};
+use crate::encoding::{carried_message_id, decompress, read_frame, Frame};
 
 /// Domain of ids computed over successfully decompressed data.
 pub const MESSAGE_DOMAIN_VALID_SNAPPY: [u8; 4] = [1, 0, 0, 0];
@@ -28,10 +28,19 @@ pub fn compute_message_id(topic: &str, data: &[u8]) -> [u8; 20] {
 /// frame ([`crate::encoding::decode_frame`]): the same id as [`compute_message_id`] on its
 /// wire bytes, without decompressing again.
 pub fn frame_message_id(topic: &str, frame: &[u8]) -> [u8; 20] {
+    // The transform computed it already (its frames come from no one else).
+    if let Some(id) = carried_message_id(frame) {
+        return id;
+    }
     match read_frame(frame) {
         Frame::Decoded(decoded) => id_of(topic, MESSAGE_DOMAIN_VALID_SNAPPY, decoded),
         Frame::Undecodable { raw, .. } => id_of(topic, MESSAGE_DOMAIN_INVALID_SNAPPY, raw),
     }
+}
+
+/// The id of a message whose decoded bytes are `decoded`.
+pub(crate) fn decoded_message_id(topic: &str, decoded: &[u8]) -> [u8; 20] {
+    id_of(topic, MESSAGE_DOMAIN_VALID_SNAPPY, decoded)
 }
 
 fn id_of(topic: &str, domain: [u8; 4], data: &[u8]) -> [u8; 20] {
