@@ -382,7 +382,7 @@ impl DiscoveryDriver {
         self.bans.prune(now);
         if self.discv5.table_entries_id().is_empty() {
             self.bootstrap();
-        } else if now.duration_since(self.last_scan) >= self.config.reemit_interval {
+        } else if now.duration_since(self.last_scan) >= self.scan_interval() {
             self.scan_table();
         }
         let seq = self.discv5.local_enr().seq();
@@ -392,6 +392,18 @@ impl DiscoveryDriver {
             self.store.set_local_seq(seq);
         }
         self.publish_view();
+    }
+
+    /// How often the routing table is re-sent to gossip: every upkeep tick (5 s) while peers are
+    /// wanted, as op-node's connect loop redials its peerstore below its target without asking
+    /// the network; every `reemit_interval` otherwise. A record is re-sent at most once per
+    /// `reemit_interval` either way, and a scan costs no packets and no signature checks.
+    fn scan_interval(&self) -> std::time::Duration {
+        if self.pacer.wants_peers() {
+            self.config.lookup_interval
+        } else {
+            self.config.reemit_interval
+        }
     }
 
     /// Checks every routing-table ENR (and evicts those netrestrict refuses).

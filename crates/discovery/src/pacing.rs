@@ -19,9 +19,10 @@
 //! to the slow interval while peers are wanted and four slow intervals (80 s) while they are not.
 //! A node we did not know contacting us (a newcomer, or a forged record) brings the next lookup
 //! forward to a tick after the last one. Peers that restart are not waiting on our lookups:
-//! their new record reaches us in the session they open, and the driver re-sends every
-//! routing-table record to gossip every `reemit_interval`, as op-node's connect loop redials its
-//! peerstore. The back-off survives the gossip side flipping between wanting and not wanting
+//! their new record reaches us in the session they open, and the driver re-sends the routing
+//! table to gossip every 5 s while peers are wanted (each record at most once per
+//! `reemit_interval`), as op-node's connect loop redials its peerstore every 5 s below target.
+//! The back-off survives the gossip side flipping between wanting and not wanting
 //! peers: a node whose peer count hovers at `peers.lo` would otherwise start a fresh lookup burst
 //! at every flip, on the same network that just answered "nothing new". In the lab's 32-node
 //! network (every node known after a minute) the lookups' ENR signature checks were ~85 % of an
@@ -64,6 +65,11 @@ impl LookupPacer {
             found_new: false,
             last_done: None,
         }
+    }
+
+    /// Whether the gossip side last said it wants more peers.
+    pub(crate) fn wants_peers(&self) -> bool {
+        self.wants_peers
     }
 
     /// The interval between lookups as things stand: the back-off, or one tick per record the
