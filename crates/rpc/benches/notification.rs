@@ -11,14 +11,14 @@
 
 use std::hint::black_box;
 
-use alloy_primitives::{Bloom, Bytes, B256, U256};
-use alloy_rpc_types_engine::{ExecutionPayloadV1, ExecutionPayloadV2, ExecutionPayloadV3};
+use alloy_primitives::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use libp2p::PeerId;
-use op_alloy_rpc_types_engine::{
-    OpExecutionPayload, OpExecutionPayloadEnvelope, OpExecutionPayloadV4,
-};
+use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
 use opmesh_rpc::UnsafePayloadNotification;
+
+#[path = "../src/test_envelope.rs"]
+mod test_envelope;
 
 /// A v4 envelope of `count` transactions of 262 pseudo-random bytes each (the lab's block).
 fn envelope(count: usize) -> OpExecutionPayloadEnvelope {
@@ -33,37 +33,7 @@ fn envelope(count: usize) -> OpExecutionPayloadEnvelope {
             }))
         })
         .collect();
-    let v1 = ExecutionPayloadV1 {
-        parent_hash: B256::repeat_byte(1),
-        fee_recipient: Default::default(),
-        state_root: B256::repeat_byte(2),
-        receipts_root: B256::repeat_byte(3),
-        logs_bloom: Bloom::default(),
-        prev_randao: B256::repeat_byte(4),
-        block_number: 7,
-        gas_limit: 30_000_000,
-        gas_used: 21_000,
-        timestamp: 1_700_000_000,
-        extra_data: Bytes::new(),
-        base_fee_per_gas: U256::from(7u64),
-        block_hash: B256::repeat_byte(5),
-        transactions,
-    };
-    let v3 = ExecutionPayloadV3 {
-        payload_inner: ExecutionPayloadV2 {
-            payload_inner: v1,
-            withdrawals: vec![],
-        },
-        blob_gas_used: 0,
-        excess_blob_gas: 0,
-    };
-    OpExecutionPayloadEnvelope {
-        execution_payload: OpExecutionPayload::V4(OpExecutionPayloadV4 {
-            payload_inner: v3,
-            withdrawals_root: B256::repeat_byte(8),
-        }),
-        parent_beacon_block_root: Some(B256::repeat_byte(9)),
-    }
+    test_envelope::envelope(4, transactions, Bytes::new())
 }
 
 fn notification(c: &mut Criterion) {

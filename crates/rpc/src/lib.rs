@@ -20,6 +20,8 @@ mod payload_json;
 mod serde_util;
 mod server;
 mod subnet;
+#[cfg(test)]
+mod test_envelope;
 pub mod types;
 
 pub use backend::{BackendError, P2pBackend, SERVER_ERROR_CODE};
