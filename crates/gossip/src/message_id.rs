@@ -26,9 +26,10 @@ pub fn compute_message_id(topic: &str, data: &[u8]) -> [u8; 20] {
 
 /// The message id of a received message already decoded by the gossip transform into a
 /// frame ([`crate::encoding::decode_frame`]): the same id as [`compute_message_id`] on its
-/// wire bytes, without decompressing again.
+/// wire bytes, without decompressing again. A frame that carries its id (the transform's
+/// frames of large messages, [`crate::encoding::attach_message_id`]) returns that id without
+/// hashing: such frames are made only by the transform, for the topic the message came on.
 pub fn frame_message_id(topic: &str, frame: &[u8]) -> [u8; 20] {
-    // The transform computed it already (its frames come from no one else).
     if let Some(id) = carried_message_id(frame) {
         return id;
     }
