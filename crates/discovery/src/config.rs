@@ -58,11 +58,13 @@ pub struct DiscoveryConfig {
     pub bootnodes: Vec<Bootnode>,
     /// `--p2p.netrestrict`: nodes outside are neither contacted nor reported.
     pub netrestrict: Option<NetRestrict>,
-    /// Time between random lookups while peers are wanted and lookups keep finding new ones
-    /// (kona `--p2p.discovery.interval`, op-node's `discoverIntervalFast`: 5 s). Also the
-    /// period of the table upkeep (ban expiry, bootstrap of an empty table, re-scan).
+    /// The lookup tick while peers are wanted (kona `--p2p.discovery.interval`, op-node's
+    /// `discoverIntervalFast`: 5 s): after a lookup, the next waits one tick per record it
+    /// returned that we already knew (see `pacing.rs`). Also the period of the table upkeep
+    /// (ban expiry, bootstrap of an empty table) and, while peers are wanted, of the table
+    /// re-scan that re-sends known records to gossip.
     pub lookup_interval: Duration,
-    /// Time between random lookups once the gossip side has enough peers (see
+    /// The lookup tick once the gossip side has enough peers (see
     /// [`crate::DiscoveryHandle::set_wants_peers`]) (op-node's `discoverIntervalSlow`: 20 s);
     /// lookups that find nothing new back off up to it while peers are wanted, up to four
     /// times it while not.
@@ -74,7 +76,8 @@ pub struct DiscoveryConfig {
     /// How often the table is written (it is also written at shutdown).
     pub persist_interval: Duration,
     /// A peer already sent is sent again only after this long (or when its ENR changes), so the
-    /// dialer can retry peers it lost; the routing table is re-scanned at the same interval.
+    /// dialer can retry peers it lost; the routing table is re-scanned at this interval while
+    /// the gossip side has enough peers, every `lookup_interval` while it wants more.
     pub reemit_interval: Duration,
     /// Capacity of the [`DiscoveredPeers`] channel; when it is full, peers are dropped and
     /// counted (they are sent again after `reemit_interval`).

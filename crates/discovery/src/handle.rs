@@ -130,11 +130,13 @@ impl DiscoveryHandle {
         self.request(|tx| Command::BanIp(ip, duration, tx)).await
     }
 
-    /// Tells discovery whether the gossip side needs more peers: while it does, random lookups
-    /// run every `lookup_interval`; once it does not, every `slow_lookup_interval`; while they
-    /// find nothing new they back off, up to `slow_lookup_interval` while peers are wanted and
-    /// four times it while not. A change takes
-    /// effect from the end of the last lookup; it does not reset the back-off.
+    /// Tells discovery whether the gossip side needs more peers. It sets the lookup tick
+    /// (`lookup_interval` while it does, `slow_lookup_interval` once it does not): after a
+    /// lookup, the next waits one tick per already-known record it returned, or the back-off
+    /// while lookups find nothing new (up to `slow_lookup_interval` while peers are wanted,
+    /// four times it while not), whichever is longer. While peers are wanted the routing table
+    /// is also re-sent to gossip every tick. A change takes effect from the end of the last
+    /// lookup; it does not reset the back-off.
     pub async fn set_wants_peers(&self, wants: bool) -> Result<(), DiscoveryError> {
         self.request(|tx| Command::SetWantsPeers(wants, tx)).await
     }
