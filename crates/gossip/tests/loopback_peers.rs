@@ -53,3 +53,32 @@ async fn concurrent_inbound_connections_from_one_ip_respect_the_limit() {
         stats.connected_peers
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_listen_port_is_refused_with_the_reason() {
+    // libp2p's TransportError displays an I/O failure as an empty string; the operator must
+    // read why (found by the lab, whose node died with "cannot listen on …: " and nothing more).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let (_signer, signer_rx) = tokio::sync::watch::channel(Some(sequencer_key().address()));
+    let node = opmesh_gossip::LocalNode::new(
+        opmesh_primitives::ChainConfig::new(CHAIN_ID),
+        libp2p::identity::Keypair::generate_secp256k1(),
+        vec![format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap()],
+    );
+    let result = opmesh_gossip::spawn(
+        node,
+        signer_rx.into(),
+        opmesh_gossip::GossipConfig::default(),
+        opmesh_gossip::PeersConfig::default(),
+    );
+    let Err(error) = result else {
+        panic!("listening on a taken port succeeded");
+    };
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("cannot listen on /ip4/127.0.0.1/tcp/{port}: ")),
+        "{message}"
+    );
+    assert!(message.to_lowercase().contains("in use"), "{message}");
+}

@@ -38,28 +38,31 @@ impl NodePorts {
     /// Free ports with libp2p and discv5 on `p2p_ip` (a loopback address such as
     /// 127.1.0.7) and the RPC and metrics on 127.0.0.1.
     pub fn pick_on(p2p_ip: IpAddr) -> std::io::Result<Self> {
-        let api_ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        Ok(Self {
-            p2p_ip,
-            tcp: free_tcp(p2p_ip)?,
-            udp: UdpSocket::bind((p2p_ip, 0))?.local_addr()?.port(),
-            api_ip,
-            rpc: free_tcp(api_ip)?,
-            metrics: free_tcp(api_ip)?,
-        })
+        Self::pick_apart(p2p_ip, IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
     /// Free ports with everything (libp2p, discv5, RPC, metrics) on `ip`, a loopback alias
     /// such as 127.1.0.7. Ports on an alias are never taken by the ephemeral ports of
     /// connections over `lo`, which all come from 127.0.0.1.
     pub fn pick_all_on(ip: IpAddr) -> std::io::Result<Self> {
+        Self::pick_apart(ip, ip)
+    }
+
+    /// Picks the ports with every socket held until all are picked: a port bound and released
+    /// can be handed out again at once, and twice in one node (the RPC and the metrics on the
+    /// same port) the node cannot start.
+    fn pick_apart(p2p_ip: IpAddr, api_ip: IpAddr) -> std::io::Result<Self> {
+        let tcp = TcpListener::bind((p2p_ip, 0))?;
+        let udp = UdpSocket::bind((p2p_ip, 0))?;
+        let rpc = TcpListener::bind((api_ip, 0))?;
+        let metrics = TcpListener::bind((api_ip, 0))?;
         Ok(Self {
-            p2p_ip: ip,
-            tcp: free_tcp(ip)?,
-            udp: UdpSocket::bind((ip, 0))?.local_addr()?.port(),
-            api_ip: ip,
-            rpc: free_tcp(ip)?,
-            metrics: free_tcp(ip)?,
+            p2p_ip,
+            tcp: tcp.local_addr()?.port(),
+            udp: udp.local_addr()?.port(),
+            api_ip,
+            rpc: rpc.local_addr()?.port(),
+            metrics: metrics.local_addr()?.port(),
         })
     }
 
@@ -84,10 +87,6 @@ impl NodePorts {
     pub fn metrics_addr(&self) -> SocketAddr {
         SocketAddr::new(self.api_ip, self.metrics)
     }
-}
-
-fn free_tcp(ip: IpAddr) -> std::io::Result<u16> {
-    Ok(TcpListener::bind((ip, 0))?.local_addr()?.port())
 }
 
 /// How to start the `opmesh` executable.
@@ -282,6 +281,21 @@ mod tests {
         assert_eq!(ports.p2p_ip, ip);
         assert_eq!(ports.rpc_addr().ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
         assert_ne!(ports.rpc, ports.metrics);
+    }
+
+    #[test]
+    fn a_nodes_tcp_ports_on_one_alias_are_never_the_same() {
+        // Picked one by one (bind, read, release), the kernel could hand the same port out
+        // twice; the lab's report once lost a run to a node whose RPC and metrics ports
+        // were equal.
+        let ip: IpAddr = "127.1.0.9".parse().expect("ip");
+        for _ in 0..300 {
+            let p = NodePorts::pick_all_on(ip).expect("free ports");
+            assert!(
+                p.tcp != p.rpc && p.tcp != p.metrics && p.rpc != p.metrics,
+                "{p:?}"
+            );
+        }
     }
 
     #[test]

@@ -58,10 +58,7 @@ impl Setup {
         };
         let (dir, temporary) = match &args.dir {
             Some(dir) => (dir.clone(), false),
-            None => (
-                std::env::temp_dir().join(format!("opmesh-lab-{name}-{}", std::process::id())),
-                true,
-            ),
+            None => (fresh_temp_dir(&std::env::temp_dir(), name), true),
         };
         let mut node_args = args.node_args.clone();
         if args.validation == Validation::None {
@@ -108,6 +105,18 @@ impl Setup {
         }
         self.dir.clone()
     }
+}
+
+/// `opmesh-lab-<name>-<pid>` under `tmp`, or the first of `…-2`, `…-3`, … that does not
+/// exist yet: a run that failed keeps its directory for its logs, and a run after it (the
+/// report runs a failed scenario again) must not start its nodes on the keys, peerstores
+/// (bans included) and discovery tables that one left behind.
+pub fn fresh_temp_dir(tmp: &Path, name: &str) -> PathBuf {
+    let base = format!("opmesh-lab-{name}-{}", std::process::id());
+    std::iter::once(tmp.join(&base))
+        .chain((2..).map(|n| tmp.join(format!("{base}-{n}"))))
+        .find(|dir| !dir.exists())
+        .unwrap_or_else(|| tmp.join(base))
 }
 
 /// Writes `value` as pretty JSON to `path`.
@@ -306,4 +315,29 @@ fn finish_output(
         println!("node data and logs: {}", dir.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_after_a_failed_one_gets_a_directory_of_its_own() {
+        let tmp = std::env::temp_dir().join(format!("opmesh-fresh-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).expect("tmp");
+        let first = fresh_temp_dir(&tmp, "report");
+        assert_eq!(
+            first,
+            tmp.join(format!("opmesh-lab-report-{}", std::process::id()))
+        );
+        // The failed run's directory stays, with its node data.
+        std::fs::create_dir_all(first.join("node-4/peerstore")).expect("left behind");
+        let second = fresh_temp_dir(&tmp, "report");
+        assert_ne!(second, first);
+        assert!(!second.exists());
+        std::fs::create_dir_all(&second).expect("second");
+        let third = fresh_temp_dir(&tmp, "report");
+        assert!(third != first && third != second && !third.exists());
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
 }

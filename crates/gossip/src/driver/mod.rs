@@ -138,7 +138,7 @@ impl GossipDriver {
                 .listen_on(addr.clone())
                 .map_err(|e| GossipSetupError::Listen {
                     addr: addr.clone(),
-                    reason: e.to_string(),
+                    reason: listen_failure(&e),
                 })?;
         }
 
@@ -288,6 +288,15 @@ async fn next_candidate(rx: &mut Option<mpsc::Receiver<DialCandidate>>) -> Optio
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Why `listen_on` failed, in words: libp2p's `TransportError::Other` displays as nothing and
+/// keeps the reason ("Address already in use", say) in the wrapped I/O error.
+fn listen_failure(e: &libp2p::TransportError<std::io::Error>) -> String {
+    match e {
+        libp2p::TransportError::Other(io) => io.to_string(),
+        other => other.to_string(),
     }
 }
 

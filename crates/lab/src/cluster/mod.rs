@@ -327,13 +327,18 @@ impl Cluster {
     /// use is started again on fresh ports (twice at most).
     async fn attach_new(&mut self, index: usize) -> Result<(), LabError> {
         let mut attempts = 0;
+        // The log is appended to by every start: only what this start wrote says why it ended.
+        let mut earlier_starts = 0;
         loop {
             match self.attach(index).await {
                 Err(e @ LabError::NodeStart { .. }) => {
                     let member = &mut self.members[index];
                     let log =
                         std::fs::read_to_string(member.dir.join("node.log")).unwrap_or_default();
-                    let clash = log.contains("already in use");
+                    let clash = log
+                        .get(earlier_starts..)
+                        .is_some_and(|this_start| this_start.contains("already in use"));
+                    earlier_starts = log.len();
                     if attempts >= 2 || !clash || !matches!(self.placement, Placement::Loopback) {
                         return Err(e);
                     }
