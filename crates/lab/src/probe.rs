@@ -96,6 +96,52 @@ pub async fn peer_id(addr: SocketAddr) -> Option<String> {
         .and_then(|v| v["peerID"].as_str().map(str::to_string))
 }
 
+/// The peer ids the node is connected to (`opp2p_peers` with `connected = true`).
+pub async fn connected_peers(addr: SocketAddr) -> Option<Vec<String>> {
+    let dump = call_with(addr, "opp2p_peers", vec![Value::Bool(true)]).await?;
+    Some(dump["peers"].as_object()?.keys().cloned().collect())
+}
+
+/// Whether every node can reach node 0 over the connections they report: `ids[i]` is node
+/// i's peer id and `peers[i]` the ids it is connected to (`None` where a node did not
+/// answer, which makes the answer `false`). A node is reached through a connection that
+/// either side reports, since one side can list a peer a moment before the other does.
+pub fn all_reach_first(ids: &[Option<String>], peers: &[Option<Vec<String>>]) -> bool {
+    let Some(ids) = ids.iter().cloned().collect::<Option<Vec<String>>>() else {
+        return false;
+    };
+    let Some(peers) = peers.iter().cloned().collect::<Option<Vec<Vec<String>>>>() else {
+        return false;
+    };
+    if ids.is_empty() || ids.len() != peers.len() {
+        return false;
+    }
+    let index: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    let mut edges = vec![Vec::new(); ids.len()];
+    for (i, list) in peers.iter().enumerate() {
+        for j in list.iter().filter_map(|p| index.get(p.as_str())) {
+            edges[i].push(*j);
+            edges[*j].push(i);
+        }
+    }
+    let mut reached = vec![false; ids.len()];
+    let mut queue = vec![0];
+    reached[0] = true;
+    while let Some(i) = queue.pop() {
+        for &j in &edges[i] {
+            if !reached[j] {
+                reached[j] = true;
+                queue.push(j);
+            }
+        }
+    }
+    reached.into_iter().all(|r| r)
+}
+
 /// The peers the node has banned for their score (`opp2p_peers` `bannedPeers`).
 pub async fn banned_peers(addr: SocketAddr) -> Option<Vec<String>> {
     let dump = call_with(addr, "opp2p_peers", vec![Value::Bool(true)]).await?;
@@ -114,6 +160,34 @@ pub async fn banned_peers(addr: SocketAddr) -> Option<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn some(ids: &[&str]) -> Option<Vec<String>> {
+        Some(ids.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn two_pairs_do_not_reach_each_other() {
+        let ids: Vec<Option<String>> = ["a", "b", "c", "d"].map(|s| Some(s.to_string())).into();
+        // Each node has a peer, yet {a, b} and {c, d} are apart: the devnet's old readiness.
+        let pairs = vec![some(&["b"]), some(&["a"]), some(&["d"]), some(&["c"])];
+        assert!(!all_reach_first(&ids, &pairs));
+        // One link between the pairs, reported by one side only, joins them.
+        let joined = vec![some(&["b"]), some(&["a", "c"]), some(&["d"]), some(&["c"])];
+        assert!(all_reach_first(&ids, &joined));
+    }
+
+    #[test]
+    fn a_silent_node_or_an_outside_peer_joins_nothing() {
+        let ids = vec![Some("a".to_string()), Some("b".to_string()), None];
+        let peers = vec![some(&["b"]), some(&["a"]), some(&["a"])];
+        assert!(!all_reach_first(&ids, &peers));
+        let ids = vec![Some("a".to_string()), Some("b".to_string())];
+        // A peer that is not one of the nodes (an outsider) connects nobody.
+        let peers = vec![some(&["x"]), some(&["x"])];
+        assert!(!all_reach_first(&ids, &peers));
+        assert!(all_reach_first(&ids[..1], &peers[..1]));
+        assert!(!all_reach_first(&[], &[]));
+    }
 
     #[test]
     fn sums_series_by_label() {

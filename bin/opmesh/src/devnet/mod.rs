@@ -130,12 +130,24 @@ pub async fn run(args: DevnetArgs) -> Result<bool, CliError> {
         .await
         .map_err(CliError)?;
     }
-    // The nodes meet through the bootnode (a lookup each): wait until every node has a peer,
-    // plus a gossip heartbeat for the meshes, so the first counted block can reach everyone.
+    // The nodes meet through the bootnode (a lookup each): wait until every node is connected
+    // to the sequencer through some path, plus a gossip heartbeat for the meshes, so the first
+    // counted block can reach everyone. "Every node has a peer" is not enough: four fresh
+    // nodes can pair off in two pairs for seconds before their lookups join them.
+    let mut ids = Vec::with_capacity(ports.len());
+    for p in &ports {
+        ids.push(probe::peer_id(p.rpc_addr()).await);
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while tokio::time::Instant::now() < deadline {
-        let (peers, _) = peers_and_rejects(&ports).await;
-        if peers.iter().all(|p| p.is_some_and(|p| p > 0)) {
+        let mut peers = Vec::with_capacity(ports.len());
+        for (i, p) in ports.iter().enumerate() {
+            if ids[i].is_none() {
+                ids[i] = probe::peer_id(p.rpc_addr()).await;
+            }
+            peers.push(probe::connected_peers(p.rpc_addr()).await);
+        }
+        if probe::all_reach_first(&ids, &peers) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             break;
         }
