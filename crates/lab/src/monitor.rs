@@ -30,42 +30,32 @@ pub struct Delivery {
     pub received_ms: u64,
 }
 
-/// The parts of an `opp2p_subscribeUnsafePayloads` notification the lab reads. Everything
-/// else (the transactions above all) is skipped without being built: with 1000-tx blocks and
-/// 32 nodes the lab would otherwise parse about 17 MB of JSON per block into values, on the
-/// same cores as the nodes it measures.
+/// The parts of an `opp2p_subscribeUnsafeHeads` notification the lab reads. The lab follows
+/// heads, not whole payloads: timing a block needs its number, its publish time (extra data)
+/// and when the node received it, and a whole payload would have every node serialize every
+/// block to JSON and the lab parse it, on the cores the measured nodes share (session 9 of
+/// docs/benchmarks.md measured what that cost the 64-node row).
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Notification {
     #[serde(rename = "receivedAtMs")]
     received_at_ms: u64,
-    envelope: NotifiedEnvelope,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-struct NotifiedEnvelope {
-    #[serde(rename = "executionPayload")]
-    execution_payload: NotifiedPayload,
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
-struct NotifiedPayload {
     #[serde(rename = "blockNumber")]
     block_number: String,
     #[serde(rename = "extraData")]
     extra_data: String,
 }
 
-/// Parses a `opp2p_subscribeUnsafePayloads` notification.
+/// Parses a `opp2p_subscribeUnsafeHeads` notification.
 pub fn parse_notification(node: usize, value: &Value) -> Option<Delivery> {
     delivery(node, &Notification::deserialize(value).ok()?)
 }
 
 /// The delivery a notification reports.
 pub fn delivery(node: usize, notification: &Notification) -> Option<Delivery> {
-    let payload = &notification.envelope.execution_payload;
-    let number = u64::from_str_radix(payload.block_number.trim_start_matches("0x"), 16).ok()?;
+    let number =
+        u64::from_str_radix(notification.block_number.trim_start_matches("0x"), 16).ok()?;
     let received = notification.received_at_ms;
-    let extra = hex::decode(payload.extra_data.trim_start_matches("0x")).ok()?;
+    let extra = hex::decode(notification.extra_data.trim_start_matches("0x")).ok()?;
     let publish_ms = publish_time_ms(&extra);
     let delay_ms = publish_ms.map(|sent| received as i64 - sent as i64);
     Some(Delivery {
@@ -77,7 +67,7 @@ pub fn delivery(node: usize, notification: &Notification) -> Option<Delivery> {
     })
 }
 
-/// Subscribes to `node`'s validated payloads (retrying until its RPC is up, up to `timeout`)
+/// Subscribes to the heads of `node`'s validated payloads (retrying until its RPC is up, up to `timeout`)
 /// and forwards them to `deliveries` until the node goes away.
 pub async fn follow(
     node: usize,
@@ -111,9 +101,9 @@ pub async fn subscribe(
     };
     let mut subscription = client
         .subscribe::<Notification, _>(
-            "opp2p_subscribeUnsafePayloads",
+            "opp2p_subscribeUnsafeHeads",
             rpc_params![],
-            "opp2p_unsubscribeUnsafePayloads",
+            "opp2p_unsubscribeUnsafeHeads",
         )
         .await
         .map_err(|e| format!("node {node} subscription: {e}"))?;
@@ -189,11 +179,18 @@ mod tests {
     #[test]
     fn parses_a_notification() {
         let sent = 1_700_000_000_000u64;
-        let value = serde_json::json!({
-            "peerID": "x",
-            "receivedAtMs": sent + 7,
-            "envelope": {"executionPayload": {"blockNumber": "0x1f", "extraData": format!("0x{}", hex::encode(sent.to_be_bytes()))}}
-        });
+        // The node's own notification type, so the lab reads what the node writes.
+        let head = opmesh_rpc::UnsafeHeadNotification {
+            peer_id: libp2p::PeerId::random(),
+            received_at_ms: sent + 7,
+            block_number: alloy_primitives::U64::from(31),
+            block_hash: alloy_primitives::B256::repeat_byte(1),
+            parent_hash: alloy_primitives::B256::repeat_byte(2),
+            timestamp: alloy_primitives::U64::from(1_700_000_000),
+            extra_data: sent.to_be_bytes().to_vec().into(),
+            transaction_count: alloy_primitives::U64::from(100),
+        };
+        let value = serde_json::to_value(&head).expect("serializes");
         assert_eq!(
             parse_notification(3, &value),
             Some(Delivery {

@@ -13,7 +13,7 @@ use opmesh_discovery::{
 };
 use opmesh_rpc::{
     BackendError, Connectedness, P2pBackend, PeerCount, PeerDump, PeerInfo as RpcPeerInfo,
-    PeerStats, UnsafePayloadNotification,
+    PeerStats, UnsafeHeadNotification, UnsafePayloadNotification,
 };
 use tokio::{sync::broadcast, task::JoinHandle};
 use tracing::info;
@@ -81,6 +81,7 @@ impl Bootnode {
             node_id: self.node_id,
             chain_id: self.chain_id,
             payloads: broadcast::channel(1).0,
+            heads: broadcast::channel(1).0,
         }
     }
 
@@ -106,8 +107,9 @@ pub struct BootnodeRpc {
     peer_id: PeerId,
     node_id: NodeId,
     chain_id: u64,
-    /// Never sent on: a bootnode receives no blocks.
+    /// Never sent on (nor `heads`): a bootnode receives no blocks.
     payloads: broadcast::Sender<UnsafePayloadNotification>,
+    heads: broadcast::Sender<UnsafeHeadNotification>,
 }
 
 impl BootnodeRpc {
@@ -222,6 +224,10 @@ impl P2pBackend for BootnodeRpc {
 
     fn subscribe_unsafe_payloads(&self) -> broadcast::Receiver<UnsafePayloadNotification> {
         self.payloads.subscribe()
+    }
+
+    fn subscribe_unsafe_heads(&self) -> broadcast::Receiver<UnsafeHeadNotification> {
+        self.heads.subscribe()
     }
 }
 

@@ -12,7 +12,7 @@ use opmesh_gossip::{
 use opmesh_peers::KnownPeer;
 use opmesh_rpc::{
     BackendError, Connectedness, P2pBackend, PeerCount, PeerDump, PeerInfo, PeerStats,
-    UnsafePayloadNotification,
+    UnsafeHeadNotification, UnsafePayloadNotification,
 };
 use tokio::sync::broadcast;
 use tracing::warn;
@@ -28,6 +28,7 @@ const NOTIFICATION_BUFFER: usize = 256;
 pub struct RpcBackend {
     network: NetworkHandle,
     payloads: broadcast::Sender<UnsafePayloadNotification>,
+    heads: broadcast::Sender<UnsafeHeadNotification>,
     user_agent: String,
 }
 
@@ -35,9 +36,11 @@ impl RpcBackend {
     /// A backend for `network`.
     pub fn new(network: NetworkHandle) -> Self {
         let (payloads, _) = broadcast::channel(NOTIFICATION_BUFFER);
+        let (heads, _) = broadcast::channel(NOTIFICATION_BUFFER);
         Self {
             network,
             payloads,
+            heads,
             user_agent: format!("opmesh/{}", env!("CARGO_PKG_VERSION")),
         }
     }
@@ -48,16 +51,26 @@ impl RpcBackend {
         self
     }
 
-    /// Tells the `opp2p_subscribeUnsafePayloads` subscribers about a validated payload. Call
-    /// it for every item of the network's payload stream.
+    /// Tells the `opp2p_subscribeUnsafePayloads` and `opp2p_subscribeUnsafeHeads` subscribers
+    /// about a validated payload. Call it for every item of the network's payload stream. Each
+    /// kind of notification is built only while someone subscribes to it: a head costs next to
+    /// nothing, a whole payload is serialized to JSON.
     pub fn notify(&self, payload: &ReceivedPayload) {
-        if self.payloads.receiver_count() == 0 {
-            return;
-        }
         let received_at_ms = payload
             .received_at
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        if self.heads.receiver_count() > 0 {
+            let head = UnsafeHeadNotification::new(
+                &payload.envelope.payload,
+                payload.from,
+                received_at_ms,
+            );
+            let _ = self.heads.send(head);
+        }
+        if self.payloads.receiver_count() == 0 {
+            return;
+        }
         let envelope = OpExecutionPayloadEnvelope::from(payload.envelope.clone());
         match UnsafePayloadNotification::new(&envelope, payload.from, received_at_ms) {
             Ok(notification) => {
@@ -334,5 +347,9 @@ impl P2pBackend for RpcBackend {
 
     fn subscribe_unsafe_payloads(&self) -> broadcast::Receiver<UnsafePayloadNotification> {
         self.payloads.subscribe()
+    }
+
+    fn subscribe_unsafe_heads(&self) -> broadcast::Receiver<UnsafeHeadNotification> {
+        self.heads.subscribe()
     }
 }

@@ -91,6 +91,13 @@ pub(crate) trait OpP2pApi {
         item = crate::types::UnsafePayloadNotification
     )]
     async fn subscribe_unsafe_payloads(&self) -> SubscriptionResult;
+
+    #[subscription(
+        name = "subscribeUnsafeHeads" => "unsafeHead",
+        unsubscribe = "unsubscribeUnsafeHeads",
+        item = crate::types::UnsafeHeadNotification
+    )]
+    async fn subscribe_unsafe_heads(&self) -> SubscriptionResult;
 }
 
 /// op-node's `admin_postUnsafePayload`.
@@ -219,39 +226,52 @@ impl<B: P2pBackend> OpP2pApiServer for Api<B> {
         pending: PendingSubscriptionSink,
     ) -> SubscriptionResult {
         // Subscribe before accepting, so nothing published after the reply is missed.
-        let mut payloads = self.backend.subscribe_unsafe_payloads();
-        let sink = pending.accept().await?;
-        loop {
-            let notification = tokio::select! {
-                _ = sink.closed() => break,
-                received = payloads.recv() => match received {
-                    Ok(notification) => notification,
-                    // The channel already dropped the oldest entries; carry on with the rest.
-                    Err(RecvError::Lagged(skipped)) => {
-                        tracing::debug!(
-                            target: "opmesh::rpc",
-                            skipped,
-                            subscription = ?sink.subscription_id(),
-                            "unsafe payload subscriber lagging; dropped oldest"
-                        );
-                        continue;
-                    }
-                    Err(RecvError::Closed) => break,
-                },
-            };
-            // The whole JSON-RPC notification in one pass (not the result, then jsonrpsee
-            // wrapping a copy of it): a 1000-transaction block is ~600 KB of JSON.
-            let message = jsonrpsee::SubscriptionMessage::new(
-                sink.method_name(),
-                sink.subscription_id(),
-                &notification,
-            )?;
-            if sink.send(message).await.is_err() {
-                break;
-            }
-        }
-        Ok(())
+        let payloads = self.backend.subscribe_unsafe_payloads();
+        forward(pending, payloads, "unsafe payload").await
     }
+
+    async fn subscribe_unsafe_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        let heads = self.backend.subscribe_unsafe_heads();
+        forward(pending, heads, "unsafe head").await
+    }
+}
+
+/// Accepts `pending` and sends it every item of `items` until the subscriber or the node goes
+/// away. A lagging subscriber loses the oldest items (the channel drops them), never the node's
+/// time.
+async fn forward<T: Clone + serde::Serialize>(
+    pending: PendingSubscriptionSink,
+    mut items: tokio::sync::broadcast::Receiver<T>,
+    kind: &'static str,
+) -> SubscriptionResult {
+    let sink = pending.accept().await?;
+    loop {
+        let item = tokio::select! {
+            _ = sink.closed() => break,
+            received = items.recv() => match received {
+                Ok(item) => item,
+                // The channel already dropped the oldest entries; carry on with the rest.
+                Err(RecvError::Lagged(skipped)) => {
+                    tracing::debug!(
+                        target: "opmesh::rpc",
+                        skipped,
+                        subscription = ?sink.subscription_id(),
+                        "{kind} subscriber lagging; dropped oldest"
+                    );
+                    continue;
+                }
+                Err(RecvError::Closed) => break,
+            },
+        };
+        // The whole JSON-RPC notification in one pass (not the result, then jsonrpsee
+        // wrapping a copy of it): a 1000-transaction block is ~600 KB of JSON.
+        let message =
+            jsonrpsee::SubscriptionMessage::new(sink.method_name(), sink.subscription_id(), &item)?;
+        if sink.send(message).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A pre-Canyon envelope: its payload has no `withdrawals` field.

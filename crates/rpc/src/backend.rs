@@ -7,7 +7,9 @@ use libp2p::{Multiaddr, PeerId};
 use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
 use tokio::sync::broadcast;
 
-use crate::types::{PeerCount, PeerDump, PeerInfo, PeerStats, UnsafePayloadNotification};
+use crate::types::{
+    PeerCount, PeerDump, PeerInfo, PeerStats, UnsafeHeadNotification, UnsafePayloadNotification,
+};
 
 /// go-ethereum's JSON-RPC code for an error returned by a method (op-node's errors use it).
 pub const SERVER_ERROR_CODE: i32 = -32000;
@@ -159,4 +161,9 @@ pub trait P2pBackend: Send + Sync + 'static {
     /// (`opp2p_subscribeUnsafePayloads`). A lagging subscriber loses the oldest
     /// notifications; the node never waits for subscribers.
     fn subscribe_unsafe_payloads(&self) -> broadcast::Receiver<UnsafePayloadNotification>;
+
+    /// A new receiver of the heads of validated unsafe payloads, one per subscription
+    /// (`opp2p_subscribeUnsafeHeads`), on the same terms as
+    /// [`P2pBackend::subscribe_unsafe_payloads`].
+    fn subscribe_unsafe_heads(&self) -> broadcast::Receiver<UnsafeHeadNotification>;
 }

@@ -29,8 +29,9 @@ pub const MAX_RESPONSE_BODY_SIZE: u32 = 32 * 1024 * 1024;
 pub struct RpcLimits {
     /// Open HTTP + WebSocket connections at once (jsonrpsee's default is 100).
     pub max_connections: u32,
-    /// Subscriptions one WebSocket connection may hold (jsonrpsee's default is 1024; the only
-    /// subscription is `opp2p_subscribeUnsafePayloads`, which each holds a payload buffer).
+    /// Subscriptions one WebSocket connection may hold (jsonrpsee's default is 1024; the
+    /// subscriptions are `opp2p_subscribeUnsafePayloads`, which each holds a payload buffer,
+    /// and `opp2p_subscribeUnsafeHeads`).
     pub max_subscriptions_per_connection: u32,
     /// Calls in one JSON-RPC batch; bigger batches are refused whole.
     pub max_batch_len: u32,

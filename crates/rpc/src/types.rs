@@ -7,8 +7,9 @@
 
 use std::{collections::BTreeMap, fmt, net::IpAddr, str::FromStr, sync::Arc, time::Duration};
 
+use alloy_primitives::{Bytes, B256, U64};
 use libp2p::{multiaddr::Protocol, Multiaddr, PeerId};
-use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
+use op_alloy_rpc_types_engine::{OpExecutionPayload, OpExecutionPayloadEnvelope};
 use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
@@ -371,6 +372,56 @@ impl UnsafePayloadNotification {
     /// Parses the envelope back.
     pub fn envelope(&self) -> Result<OpExecutionPayloadEnvelope, serde_json::Error> {
         serde_json::from_str(self.envelope.get())
+    }
+}
+
+/// The head of a validated unsafe payload, as `opp2p_subscribeUnsafeHeads` streams it: what a
+/// monitor needs to time and follow blocks, without the transactions.
+///
+/// JSON: `{"peerID": "...", "receivedAtMs": 1700000000000, "blockNumber": "0x64",
+/// "blockHash": "0x...", "parentHash": "0x...", "timestamp": "0x...", "extraData": "0x...",
+/// "transactionCount": "0x3e8"}`: the payload's fields under their engine-API names and forms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsafeHeadNotification {
+    /// The peer the payload came from (the local peer id for payloads posted locally).
+    #[serde(rename = "peerID", with = "serde_util::peer_id")]
+    pub peer_id: PeerId,
+    /// When the payload was received, in unix milliseconds.
+    #[serde(rename = "receivedAtMs")]
+    pub received_at_ms: u64,
+    /// Block number.
+    #[serde(rename = "blockNumber")]
+    pub block_number: U64,
+    /// Block hash.
+    #[serde(rename = "blockHash")]
+    pub block_hash: B256,
+    /// Parent block hash.
+    #[serde(rename = "parentHash")]
+    pub parent_hash: B256,
+    /// Block timestamp (unix seconds).
+    pub timestamp: U64,
+    /// The block's extra data.
+    #[serde(rename = "extraData")]
+    pub extra_data: Bytes,
+    /// How many transactions the payload carries.
+    #[serde(rename = "transactionCount")]
+    pub transaction_count: U64,
+}
+
+impl UnsafeHeadNotification {
+    /// The head of `payload`, received from `peer_id` at `received_at_ms`.
+    pub fn new(payload: &OpExecutionPayload, peer_id: PeerId, received_at_ms: u64) -> Self {
+        let v1 = payload.as_v1();
+        Self {
+            peer_id,
+            received_at_ms,
+            block_number: U64::from(v1.block_number),
+            block_hash: v1.block_hash,
+            parent_hash: v1.parent_hash,
+            timestamp: U64::from(v1.timestamp),
+            extra_data: v1.extra_data.clone(),
+            transaction_count: U64::from(v1.transactions.len()),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use opmesh_rpc::{
     start,
     types::{GossipScores, PeerScores, ReqRespScores, TopicScores},
     BackendError, Connectedness, Direction, P2pBackend, PeerCount, PeerDump, PeerInfo, PeerStats,
-    RpcConfig, RpcHandle, UnsafePayloadNotification,
+    RpcConfig, RpcHandle, UnsafeHeadNotification, UnsafePayloadNotification,
 };
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -32,6 +32,7 @@ pub fn random_peer() -> PeerId {
 pub struct Mock {
     pub calls: Mutex<Vec<String>>,
     pub payloads: broadcast::Sender<UnsafePayloadNotification>,
+    pub heads: broadcast::Sender<UnsafeHeadNotification>,
     pub discovery: bool,
     pub local: PeerId,
     pub remote: PeerId,
@@ -40,9 +41,11 @@ pub struct Mock {
 impl Mock {
     pub fn new(discovery: bool, capacity: usize) -> Arc<Self> {
         let (payloads, _) = broadcast::channel(capacity);
+        let (heads, _) = broadcast::channel(capacity);
         Arc::new(Self {
             calls: Mutex::new(Vec::new()),
             payloads,
+            heads,
             discovery,
             local: random_peer(),
             remote: random_peer(),
@@ -242,6 +245,10 @@ impl P2pBackend for Mock {
 
     fn subscribe_unsafe_payloads(&self) -> broadcast::Receiver<UnsafePayloadNotification> {
         self.payloads.subscribe()
+    }
+
+    fn subscribe_unsafe_heads(&self) -> broadcast::Receiver<UnsafeHeadNotification> {
+        self.heads.subscribe()
     }
 }
 

@@ -1,4 +1,4 @@
-//! `opp2p_subscribeUnsafePayloads` over WebSocket.
+//! `opp2p_subscribeUnsafePayloads` and `opp2p_subscribeUnsafeHeads` over WebSocket.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -8,7 +8,7 @@ use jsonrpsee::{
     ws_client::{WsClient, WsClientBuilder},
 };
 use op_alloy_rpc_types_engine::OpExecutionPayloadEnvelope;
-use opmesh_rpc::UnsafePayloadNotification;
+use opmesh_rpc::{UnsafeHeadNotification, UnsafePayloadNotification};
 use serde_json::Value;
 
 use crate::mock::{envelope_json, Served};
@@ -151,4 +151,74 @@ async fn lagging_subscriber_drops_oldest_and_continues() {
         got["envelope"]["executionPayload"]["blockNumber"],
         format!("{:#x}", burst + 1)
     );
+}
+
+#[tokio::test]
+async fn head_subscribers_receive_heads_without_transactions() {
+    let served = Served::start(true).await;
+    let client = WsClientBuilder::default()
+        .build(served.ws_url())
+        .await
+        .expect("ws connects");
+    let mut heads: Subscription<Value> = client
+        .subscribe(
+            "opp2p_subscribeUnsafeHeads",
+            rpc_params![],
+            "opp2p_unsubscribeUnsafeHeads",
+        )
+        .await
+        .expect("subscribes");
+    assert_eq!(served.mock.heads.receiver_count(), 1);
+    // A head subscriber is not a payload subscriber: the node builds no payload JSON for it.
+    assert_eq!(served.mock.payloads.receiver_count(), 0);
+
+    let envelope: OpExecutionPayloadEnvelope =
+        serde_json::from_value(envelope_json(7, &format!("0x{:064x}", 7))).expect("valid envelope");
+    let head = UnsafeHeadNotification::new(
+        &envelope.execution_payload,
+        served.mock.remote,
+        1_700_000_000_123,
+    );
+    served.mock.heads.send(head.clone()).expect("subscriber");
+
+    let got = next(&mut heads).await;
+    let mut keys: Vec<_> = got.as_object().expect("object").keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "blockHash",
+            "blockNumber",
+            "extraData",
+            "parentHash",
+            "peerID",
+            "receivedAtMs",
+            "timestamp",
+            "transactionCount"
+        ]
+    );
+    let payload = &envelope.execution_payload.as_v1();
+    assert_eq!(got["peerID"], served.mock.remote.to_string());
+    assert_eq!(got["receivedAtMs"], 1_700_000_000_123u64);
+    assert_eq!(got["blockNumber"], "0x7");
+    assert_eq!(got["blockHash"], format!("0x{:064x}", 7));
+    assert_eq!(got["parentHash"], payload.parent_hash.to_string());
+    assert_eq!(got["timestamp"], format!("{:#x}", payload.timestamp));
+    assert_eq!(got["extraData"], payload.extra_data.to_string());
+    assert_eq!(
+        got["transactionCount"],
+        format!("{:#x}", payload.transactions.len())
+    );
+    let typed: UnsafeHeadNotification = serde_json::from_value(got).expect("typed");
+    assert_eq!(typed, head);
+
+    heads.unsubscribe().await.expect("unsubscribes");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while served.mock.heads.receiver_count() != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "receiver not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
