@@ -48,6 +48,19 @@ async fn next(sub: &mut Subscription<Value>) -> Value {
         .expect("valid JSON")
 }
 
+/// Waits (up to 10 s) until `count()` is `want`: the server drops a subscription's receiver a
+/// moment after the unsubscribe call returns.
+async fn receivers_become(want: usize, count: impl Fn() -> usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count() != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "receiver not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn subscribers_receive_pushed_payloads() {
     let served = Served::start(true).await;
@@ -87,14 +100,7 @@ async fn subscribers_receive_pushed_payloads() {
 
     // Unsubscribing drops the server's receiver.
     a.unsubscribe().await.expect("unsubscribes");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while served.mock.payloads.receiver_count() != 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "receiver not dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    receivers_become(1, || served.mock.payloads.receiver_count()).await;
 }
 
 #[tokio::test]
@@ -213,12 +219,5 @@ async fn head_subscribers_receive_heads_without_transactions() {
     assert_eq!(typed, head);
 
     heads.unsubscribe().await.expect("unsubscribes");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while served.mock.heads.receiver_count() != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "receiver not dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    receivers_become(0, || served.mock.heads.receiver_count()).await;
 }
