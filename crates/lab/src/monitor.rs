@@ -67,8 +67,8 @@ pub fn delivery(node: usize, notification: &Notification) -> Option<Delivery> {
     })
 }
 
-/// Subscribes to the heads of `node`'s validated payloads (retrying until its RPC is up, up to `timeout`)
-/// and forwards them to `deliveries` until the node goes away.
+/// Subscribes to the heads of `node`'s validated payloads (retrying until its RPC is up, up
+/// to `timeout`) and forwards them to `deliveries` until the node goes away.
 pub async fn follow(
     node: usize,
     rpc: SocketAddr,

@@ -225,7 +225,6 @@ impl<B: P2pBackend> OpP2pApiServer for Api<B> {
         &self,
         pending: PendingSubscriptionSink,
     ) -> SubscriptionResult {
-        // Subscribe before accepting, so nothing published after the reply is missed.
         let payloads = self.backend.subscribe_unsafe_payloads();
         forward(pending, payloads, "unsafe payload").await
     }
@@ -238,7 +237,7 @@ impl<B: P2pBackend> OpP2pApiServer for Api<B> {
 
 /// Accepts `pending` and sends it every item of `items` until the subscriber or the node goes
 /// away. A lagging subscriber loses the oldest items (the channel drops them), never the node's
-/// time.
+/// time. `items` is taken before accepting, so nothing published after the reply is missed.
 async fn forward<T: Clone + serde::Serialize>(
     pending: PendingSubscriptionSink,
     mut items: tokio::sync::broadcast::Receiver<T>,
@@ -264,7 +263,7 @@ async fn forward<T: Clone + serde::Serialize>(
             },
         };
         // The whole JSON-RPC notification in one pass (not the result, then jsonrpsee
-        // wrapping a copy of it): a 1000-transaction block is ~600 KB of JSON.
+        // wrapping a copy of it): a 1000-transaction payload is ~600 KB of JSON.
         let message =
             jsonrpsee::SubscriptionMessage::new(sink.method_name(), sink.subscription_id(), &item)?;
         if sink.send(message).await.is_err() {

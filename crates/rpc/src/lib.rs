@@ -5,8 +5,9 @@
 //! - [`P2pBackend`]: what the node implements; [`BackendError`] maps to JSON-RPC errors;
 //! - [`start`]: one port for HTTP and WebSocket, the `opp2p_*` methods,
 //!   `admin_postUnsafePayload` (only with [`RpcConfig::enable_admin`]), the
-//!   `opp2p_subscribeUnsafePayloads` and `opp2p_subscribeUnsafeHeads` subscriptions, `GET /healthz`, a `Host` / `Origin` filter
-//!   against browsers ([`RequestFilter`]), and optional engine-API style JWT auth ([`JwtSecret`]).
+//!   `opp2p_subscribeUnsafePayloads` and `opp2p_subscribeUnsafeHeads` subscriptions,
+//!   `GET /healthz`, a `Host` / `Origin` filter against browsers ([`RequestFilter`]), and
+//!   optional engine-API style JWT auth ([`JwtSecret`]).
 //!
 //! The method reference is in this crate's README.
 #![deny(missing_docs)]
